@@ -1,0 +1,126 @@
+"""Every entity Edgenode stores, and the merge rule of each (see docs/architecture.md).
+
+Unless noted, a field is a last-writer-wins register. Memberships, reactions, flags and labels
+are add-wins OR-sets. Ordered things (checklist items, cards, views) carry a fractional `position`
+key, itself an LWW register. Deletes are permanent tombstones.
+"""
+
+from __future__ import annotations
+
+from edgenode.store import Column, CounterKind, EntityTable, Schema, SetTable
+
+__all__ = ["SCHEMA"]
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """'name:TYPE name2 ...' with TEXT as the default type."""
+    out = []
+    for item in spec.split():
+        name, _, type_ = item.partition(":")
+        out.append(Column(name, type_ or "TEXT"))
+    return tuple(out)
+
+
+_TIMES = "create_at:INTEGER update_at:INTEGER delete_at:INTEGER"
+
+ENTITIES = [
+    # -- directory ---------------------------------------------------------------------------
+    EntityTable("user", "users", _cols(
+        f"username email nickname first_name last_name position roles password_hash auth_service locale "
+        f"props:JSON notify_props:JSON timezone:JSON is_bot:BOOL bot_description bot_owner_id "
+        f"last_password_update:INTEGER {_TIMES}"), immutable=frozenset({"create_at"}),
+        indexes=(("username",), ("email",))),
+    EntityTable("team", "teams", _cols(
+        f"name display_name description type email invite_id allow_open_invite:BOOL allowed_domains "
+        f"creator_id {_TIMES}"), immutable=frozenset({"create_at", "creator_id"}), indexes=(("name",),)),
+    # A member's attributes; whether they are a member at all is the "team.members" OR-set.
+    EntityTable("team_member", "team_member_attrs", _cols("team_id user_id roles scheme_admin:BOOL"),
+                immutable=frozenset({"team_id", "user_id"})),
+    EntityTable("channel", "channels", _cols(
+        f"team_id type name display_name header purpose creator_id props:JSON group_constrained:BOOL "
+        f"shared:BOOL {_TIMES}"), immutable=frozenset({"team_id", "type", "creator_id", "create_at"}),
+        indexes=(("team_id", "name"),)),
+    EntityTable("channel_member", "channel_member_attrs", _cols(
+        "channel_id user_id roles notify_props:JSON last_viewed_at:INTEGER scheme_admin:BOOL"),
+        immutable=frozenset({"channel_id", "user_id"}), indexes=(("user_id",),)),
+    # -- messaging ---------------------------------------------------------------------------
+    EntityTable("post", "posts", _cols(
+        f"channel_id user_id root_id message type props:JSON file_ids:JSON hashtags pending_post_id "
+        f"is_pinned:BOOL edit_at:INTEGER {_TIMES}"),
+        immutable=frozenset({"channel_id", "user_id", "root_id", "create_at", "pending_post_id"}),
+        indexes=(("channel_id", "create_at"), ("root_id",))),
+    EntityTable("file", "files", _cols(
+        f"user_id channel_id post_id name extension size:INTEGER mime_type content_hash "
+        f"width:INTEGER height:INTEGER {_TIMES}"),
+        immutable=frozenset({"user_id", "channel_id", "content_hash", "size", "create_at"})),
+    EntityTable("incoming_hook", "incoming_hooks", _cols(
+        f"user_id channel_id team_id display_name description username icon_url channel_locked:BOOL {_TIMES}"),
+        immutable=frozenset({"user_id", "create_at"})),
+    EntityTable("outgoing_hook", "outgoing_hooks", _cols(
+        f"creator_id team_id channel_id token trigger_words:JSON trigger_when:INTEGER callback_urls:JSON "
+        f"display_name description content_type username icon_url {_TIMES}"),
+        immutable=frozenset({"creator_id", "create_at"})),
+    EntityTable("command", "commands", _cols(
+        f"creator_id team_id trigger method url username icon_url token auto_complete:BOOL "
+        f"auto_complete_desc auto_complete_hint display_name description {_TIMES}"),
+        immutable=frozenset({"creator_id", "create_at"})),
+    # -- playbooks ---------------------------------------------------------------------------
+    EntityTable("playbook", "playbooks", _cols(
+        f"team_id title description public:BOOL checklists:JSON metrics:JSON reminder_message_template "
+        f"reminder_timer_default_seconds:INTEGER status_update_enabled:BOOL broadcast_channel_ids:JSON "
+        f"webhook_on_creation_urls:JSON webhook_on_status_update_urls:JSON message_on_join "
+        f"retrospective_template retrospective_enabled:BOOL signal_any_keywords:JSON "
+        f"channel_name_template default_owner_id {_TIMES}"), immutable=frozenset({"team_id", "create_at"})),
+    EntityTable("run", "runs", _cols(
+        f"playbook_id team_id channel_id name summary owner_user_id reporter_user_id current_status "
+        f"end_at:INTEGER last_status_update_at:INTEGER reminder_timer_default_seconds:INTEGER "
+        f"broadcast_channel_ids:JSON retrospective retrospective_published_at:INTEGER metrics_data:JSON "
+        f"{_TIMES}"), immutable=frozenset({"playbook_id", "team_id", "reporter_user_id", "create_at"}),
+        indexes=(("team_id",), ("channel_id",))),
+    EntityTable("checklist", "checklists", _cols("run_id title position"),
+                immutable=frozenset({"run_id"}), indexes=(("run_id", "position"),)),
+    EntityTable("checklist_item", "checklist_items", _cols(
+        "checklist_id run_id title description state state_modified:INTEGER assignee_id "
+        "assignee_modified:INTEGER command command_last_run:INTEGER due_date:INTEGER task_actions:JSON "
+        "position"), immutable=frozenset({"checklist_id", "run_id"}), indexes=(("checklist_id", "position"),)),
+    EntityTable("timeline_event", "timeline_events", _cols(
+        "run_id create_at:INTEGER event_at:INTEGER event_type summary details post_id subject_user_id "
+        "creator_user_id"), immutable=frozenset({"run_id", "create_at", "event_type", "creator_user_id"}),
+        indexes=(("run_id", "event_at"),)),
+    # -- boards ------------------------------------------------------------------------------
+    EntityTable("board", "boards", _cols(
+        f"team_id channel_id created_by modified_by type minimum_role title description icon "
+        f"show_description:BOOL is_template:BOOL properties:JSON card_properties:JSON {_TIMES}"),
+        immutable=frozenset({"team_id", "created_by", "create_at"})),
+    EntityTable("card", "cards", _cols(
+        f"board_id parent_id created_by modified_by title icon content_order:JSON position {_TIMES}"),
+        immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id", "position"),)),
+    # One card property value per row, so concurrent edits of different properties both survive.
+    EntityTable("card_value", "card_values", _cols("card_id property_id value:JSON"),
+                immutable=frozenset({"card_id", "property_id"}), indexes=(("card_id",),)),
+    EntityTable("view", "board_views", _cols(
+        f"board_id created_by modified_by title view_type group_by_id sort_options:JSON "
+        f"visible_property_ids:JSON hidden_option_ids:JSON filter:JSON card_order:JSON position {_TIMES}"),
+        immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id", "position"),)),
+    EntityTable("block", "blocks", _cols(
+        f"board_id parent_id created_by modified_by type title fields:JSON position {_TIMES}"),
+        immutable=frozenset({"board_id", "parent_id", "type", "created_by", "create_at"}),
+        indexes=(("parent_id", "position"),)),
+]
+
+SETS = [
+    SetTable("team.members", "team_members", "team_id", ("user_id",)),
+    SetTable("channel.members", "channel_members", "channel_id", ("user_id",)),
+    SetTable("post.reactions", "reactions", "post_id", ("user_id", "emoji_name")),
+    SetTable("user.flagged", "flagged_posts", "user_id", ("post_id",)),
+    SetTable("run.participants", "run_participants", "run_id", ("user_id",)),
+    SetTable("board.members", "board_members", "board_id", ("user_id",)),
+    SetTable("card.labels", "card_labels", "card_id", ("property_id", "option_id")),
+]
+
+COUNTERS = [
+    CounterKind("channel.posts"),
+    CounterKind("post.replies"),
+]
+
+SCHEMA = Schema.of(ENTITIES, SETS, COUNTERS)

@@ -1,0 +1,271 @@
+"""Applies ops to the materialized tables, inside the writer's open transaction.
+
+The rules are those of crdt.Replica (the reference), expressed over SQLite rows:
+- an entity row per Create; each field an LWW register whose clock is the row's `_stamp` unless
+  the field was written later, in which case its clock is in `_clk` (a map, to keep rows small);
+  a Create writes every declared field, the omitted ones as NULL;
+- `_deleted` is a tombstone that nothing clears;
+- OR-set tags in set_tags / set_removed, projected as one row per present element;
+- counter increments keyed by their stamp, totals kept beside them.
+An op whose dependencies do not exist yet is parked in `waiting` and applied when they arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from enum import IntEnum
+from typing import Any
+
+import msgpack
+
+from crdt import NODE_TAG_SIZE, Add, Create, Delete, EntityRef, Increment, Op, Remove, Stamp, Update, dependencies
+from sync import decode_op
+
+from .errors import SchemaViolation
+from .schema import EntityTable, Schema, SetTable
+
+__all__ = ["OpState", "Materializer", "validate", "digest_queries"]
+
+
+class OpState(IntEnum):
+    APPLIED = 0
+    WAITING = 1
+    INVALID = 2
+
+
+_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
+    "TEXT": (str,),
+    "INTEGER": (int,),
+    "REAL": (int, float),
+    "BLOB": (bytes,),
+    "BOOL": (bool,),
+}
+
+
+def _column_value(table: EntityTable, name: str, type_: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if type_ == "JSON":
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    ok = _TYPE_CHECKS[type_]
+    if not isinstance(value, ok) or (type_ in ("INTEGER", "REAL") and isinstance(value, bool)):
+        raise SchemaViolation(f"{table.kind}.{name} must be {type_.lower()}, got {type(value).__name__}")
+    return int(value) if type_ == "BOOL" else value
+
+
+def validate(schema: Schema, op: Op) -> None:
+    """Raise SchemaViolation unless the op fits the schema; depends on the op alone, so it is deterministic."""
+    if isinstance(op, (Create, Update, Delete)):
+        table = schema.entities.get(op.kind)
+        if table is None:
+            raise SchemaViolation(f"unknown entity kind {op.kind!r}")
+        if isinstance(op, (Create, Update)):
+            types = {c.name: c.type for c in table.columns}
+            for name, value in op.fields:
+                if name not in types:
+                    raise SchemaViolation(f"{op.kind} has no field {name!r}")
+                if isinstance(op, Update) and name in table.immutable:
+                    raise SchemaViolation(f"{op.kind}.{name} is set at creation and cannot be changed")
+                _column_value(table, name, types[name], value)
+        if isinstance(op, Create):
+            for dep_kind, _ in op.deps:
+                if dep_kind not in schema.entities:
+                    raise SchemaViolation(f"dependency on unknown entity kind {dep_kind!r}")
+    elif isinstance(op, (Add, Remove)):
+        set_table = schema.sets.get(op.kind)
+        if set_table is None:
+            raise SchemaViolation(f"unknown set kind {op.kind!r}")
+        if len(op.element.split(":", len(set_table.element_columns) - 1)) != len(set_table.element_columns):
+            raise SchemaViolation(
+                f"{op.kind} elements have {len(set_table.element_columns)} parts separated by ':'"
+            )
+    elif isinstance(op, Increment):
+        if op.kind not in schema.counters:
+            raise SchemaViolation(f"unknown counter kind {op.kind!r}")
+
+
+class Materializer:
+    """Stateless apart from a cache of entities known to exist (existence never ends)."""
+
+    def __init__(self, conn: sqlite3.Connection, schema: Schema):
+        self._conn = conn
+        self._schema = schema
+        self._known: set[EntityRef] = set()
+        self._insert_sql = {
+            t.kind: (
+                f"INSERT INTO {t.table} (id, {', '.join(t.column_names)}, _stamp) "
+                f"VALUES (?, {', '.join('?' for _ in t.columns)}, ?) ON CONFLICT (id) DO NOTHING"
+            )
+            for t in schema.entities.values()
+        }
+
+    def forget(self) -> None:
+        """Drop the existence cache (after a rollback it may name rows that are gone)."""
+        self._known.clear()
+
+    def exists(self, ref: EntityRef) -> bool:
+        if ref in self._known:
+            return True
+        table = self._schema.entities.get(ref[0])
+        if table is None:
+            return False
+        found = self._conn.execute(f"SELECT 1 FROM {table.table} WHERE id = ?", (ref[1],)).fetchone()
+        if found:
+            self._known.add(ref)
+        return found is not None
+
+    def missing_dependency(self, op: Op) -> EntityRef | None:
+        for dep in dependencies(op):
+            if not self.exists(dep):
+                return dep
+        return None
+
+    def apply(self, feed: int, seq: int, stamp: Stamp, op: Op) -> OpState:
+        """Apply a validated op, or park it until its dependencies exist; returns what happened."""
+        missing = self.missing_dependency(op)
+        if missing is not None:
+            self._conn.execute("INSERT OR IGNORE INTO waiting VALUES (?, ?, ?, ?)", (*missing, feed, seq))
+            return OpState.WAITING
+        created = self._execute(stamp, op)
+        if created:
+            self._release_waiting((op.kind, op.id))
+        return OpState.APPLIED
+
+    def _release_waiting(self, ref: EntityRef) -> None:
+        parked = self._conn.execute(
+            "DELETE FROM waiting WHERE dep_kind = ? AND dep_id = ? RETURNING feed, seq", ref
+        ).fetchall()
+        for feed, seq in sorted(parked):
+            hlc, body, node = self._conn.execute(
+                "SELECT o.hlc, o.body, f.author FROM ops o JOIN feeds f ON f.id = o.feed "
+                "WHERE o.feed = ? AND o.seq = ?", (feed, seq)
+            ).fetchone()
+            stamp = Stamp(hlc >> 16, hlc & 0xFFFF, node[:NODE_TAG_SIZE])
+            state = self.apply(feed, seq, stamp, decode_op(body))
+            self._conn.execute("UPDATE ops SET state = ? WHERE feed = ? AND seq = ?", (int(state), feed, seq))
+
+    # -- entities ---------------------------------------------------------------------------
+
+    def _execute(self, stamp: Stamp, op: Op) -> bool:
+        """Apply one op whose dependencies exist; True if it created a new entity."""
+        if isinstance(op, Create):
+            return self._create(stamp, op)
+        if isinstance(op, Update):
+            self._write_fields(self._schema.entities[op.kind], op.id, op.fields, stamp, complete=False)
+        elif isinstance(op, Delete):
+            table = self._schema.entities[op.kind]
+            self._conn.execute(f"UPDATE {table.table} SET _deleted = 1 WHERE id = ?", (op.id,))
+        elif isinstance(op, Add):
+            self._add(self._schema.sets[op.kind], op, stamp)
+        elif isinstance(op, Remove):
+            self._remove(op)
+        elif isinstance(op, Increment):
+            self._increment(op, stamp)
+        return False
+
+    def _create(self, stamp: Stamp, op: Create) -> bool:
+        table = self._schema.entities[op.kind]
+        given = dict(op.fields)
+        values = [_column_value(table, c.name, c.type, given.get(c.name)) for c in table.columns]
+        cursor = self._conn.execute(self._insert_sql[op.kind], (op.id, *values, stamp.pack()))
+        if cursor.rowcount == 1:
+            self._known.add((op.kind, op.id))
+            return True
+        # Another Create of the same id (e.g. two nodes opening the same direct channel offline):
+        # it writes every field, and each field keeps the later write.
+        self._write_fields(table, op.id, op.fields, stamp, complete=True)
+        return False
+
+    def _write_fields(self, table: EntityTable, id_: str, fields: Any, stamp: Stamp, complete: bool) -> None:
+        row = self._conn.execute(f"SELECT _stamp, _clk FROM {table.table} WHERE id = ?", (id_,)).fetchone()
+        created_stamp: bytes = row[0]
+        clocks: dict[str, bytes] = msgpack.unpackb(row[1]) if row[1] else {}
+        packed = stamp.pack()
+        given = dict(fields)
+        names = table.column_names if complete else tuple(given)
+        types = {c.name: c.type for c in table.columns}
+        changed: dict[str, Any] = {}
+        for name in names:
+            if packed > clocks.get(name, created_stamp):
+                changed[name] = _column_value(table, name, types[name], given.get(name))
+                clocks[name] = packed
+        if not changed:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in changed)
+        clk = msgpack.packb(dict(sorted(clocks.items())), use_bin_type=True)
+        self._conn.execute(
+            f"UPDATE {table.table} SET {assignments}, _clk = ? WHERE id = ?", (*changed.values(), clk, id_)
+        )
+
+    # -- sets and counters --------------------------------------------------------------------
+
+    def _projection_key(self, table: SetTable, owner: str, element: str) -> tuple[str, ...]:
+        return (owner, *element.split(":", len(table.element_columns) - 1))
+
+    def _where(self, table: SetTable) -> str:
+        return " AND ".join(f"{c} = ?" for c in (table.owner_column, *table.element_columns))
+
+    def _add(self, table: SetTable, op: Add, stamp: Stamp) -> None:
+        tag = stamp.pack()
+        if self._conn.execute("SELECT 1 FROM set_removed WHERE tag = ?", (tag,)).fetchone():
+            return  # its remove arrived first
+        self._conn.execute("INSERT OR IGNORE INTO set_tags VALUES (?, ?, ?, ?)", (tag, op.kind, op.id, op.element))
+        cols = (table.owner_column, *table.element_columns)
+        self._conn.execute(
+            f"INSERT INTO {table.table} ({', '.join(cols)}, create_at) VALUES ({', '.join('?' for _ in cols)}, ?) "
+            f"ON CONFLICT DO UPDATE SET create_at = min(create_at, excluded.create_at)",
+            (*self._projection_key(table, op.id, op.element), stamp.wall_ms),
+        )
+
+    def _remove(self, op: Remove) -> None:
+        # A tag names one add, so it is cancelled wherever it is, as crdt.ORSet does; every
+        # element that lost a tag is then re-projected.
+        touched: set[tuple[str, str, str]] = set()
+        for tag in op.tags:
+            packed = tag.pack()
+            self._conn.execute("INSERT OR IGNORE INTO set_removed VALUES (?)", (packed,))
+            touched.update(self._conn.execute("DELETE FROM set_tags WHERE tag = ? RETURNING kind, owner, element", (packed,)))
+        for kind, owner, element in sorted(touched):
+            table = self._schema.sets[kind]
+            live = [
+                Stamp.unpack(row[0]).wall_ms
+                for row in self._conn.execute(
+                    "SELECT tag FROM set_tags WHERE kind = ? AND owner = ? AND element = ?", (kind, owner, element)
+                )
+            ]
+            key = self._projection_key(table, owner, element)
+            if live:
+                self._conn.execute(f"UPDATE {table.table} SET create_at = ? WHERE {self._where(table)}", (min(live), *key))
+            else:
+                self._conn.execute(f"DELETE FROM {table.table} WHERE {self._where(table)}", key)
+
+    def _increment(self, op: Increment, stamp: Stamp) -> None:
+        cursor = self._conn.execute(
+            "INSERT OR IGNORE INTO counter_incs VALUES (?, ?, ?, ?)", (stamp.pack(), op.kind, op.id, op.amount)
+        )
+        if cursor.rowcount == 1:
+            self._conn.execute(
+                "INSERT INTO counter_totals VALUES (?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET value = value + excluded.value",
+                (op.kind, op.id, op.amount),
+            )
+
+
+def digest_queries(schema: Schema) -> list[tuple[str, str]]:
+    """(label, SELECT) pairs listing every materialized row in a canonical order.
+
+    Equal sets of ops give equal results whatever order they arrived in. Entity rows start with
+    (id, _deleted): the digest keeps only those two of a tombstoned row.
+    """
+    queries = []
+    for kind in sorted(schema.entities):
+        table = schema.entities[kind]
+        cols = ", ".join(table.column_names)
+        queries.append((f"entity:{kind}", f"SELECT id, _deleted, {cols} FROM {table.table} ORDER BY id"))
+    for kind in sorted(schema.sets):
+        st = schema.sets[kind]
+        cols = ", ".join((st.owner_column, *st.element_columns, "create_at"))
+        queries.append((f"set:{kind}", f"SELECT {cols} FROM {st.table} ORDER BY {cols}"))
+    queries.append(("counters", "SELECT kind, owner, value FROM counter_totals ORDER BY kind, owner"))
+    return queries

@@ -1,0 +1,107 @@
+"""Named schema migrations, applied in order once each, inside the opening transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from .errors import StoreVersionError
+from .schema import Schema
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+Migration = Callable[[sqlite3.Connection, Schema], None]
+
+
+def _execute_all(conn: sqlite3.Connection, script: str) -> None:
+    # not executescript(): it commits, and migrations must stay inside the opening transaction
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _0001_op_log(conn: sqlite3.Connection, schema: Schema) -> None:
+    _execute_all(
+        conn,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+        -- one row per feed (author key, scope): how far we hold it
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            author BLOB NOT NULL,
+            scope TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            link BLOB NOT NULL,
+            UNIQUE (author, scope)
+        );
+        -- the signed op log. state: 0 applied, 1 waiting for a dependency, 2 invalid (see rejected)
+        CREATE TABLE ops (
+            feed INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            prev BLOB NOT NULL,
+            hlc INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            sig BLOB NOT NULL,
+            state INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (feed, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE waiting (
+            dep_kind TEXT NOT NULL, dep_id TEXT NOT NULL, feed INTEGER NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (dep_kind, dep_id, feed, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE rejected (
+            feed INTEGER NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (feed, seq)
+        ) WITHOUT ROWID;
+        -- a second op seen at a sequence number we already hold: evidence of equivocation
+        CREATE TABLE forks (
+            feed INTEGER NOT NULL, seq INTEGER NOT NULL, op BLOB NOT NULL, seen_at INTEGER NOT NULL,
+            PRIMARY KEY (feed, seq, op)
+        ) WITHOUT ROWID;
+        -- one row per live add: the tag is the add op's stamp, unique to that op
+        CREATE TABLE set_tags (
+            tag BLOB PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, element TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX set_tags_element ON set_tags (kind, owner, element);
+        CREATE TABLE set_removed (tag BLOB PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE counter_incs (
+            tag BLOB PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, amount INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE counter_totals (
+            kind TEXT NOT NULL, owner TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (kind, owner)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+def _0002_materialized_tables(conn: sqlite3.Connection, schema: Schema) -> None:
+    for statement in schema.ddl():
+        conn.execute(statement)
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_op_log", _0001_op_log),
+    ("0002_materialized_tables", _0002_materialized_tables),
+]
+
+
+def migrate(conn: sqlite3.Connection, schema: Schema) -> list[str]:
+    """Apply pending migrations; refuse a database that has migrations this code does not know."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    known = {name for name, _ in MIGRATIONS}
+    unknown = sorted(applied - known)
+    if unknown:
+        raise StoreVersionError(
+            f"this database has migrations {', '.join(unknown)} from a newer edgenode; upgrade edgenode to open it"
+        )
+    done = []
+    for name, migration in MIGRATIONS:
+        if name not in applied:
+            migration(conn, schema)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, int(time.time() * 1000)))
+            done.append(name)
+    # Tables declared since the last migration (new entity kinds) are created idempotently.
+    for statement in schema.ddl():
+        conn.execute(statement)
+    return done

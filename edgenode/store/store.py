@@ -1,0 +1,178 @@
+"""The node's store: a SQLite file holding the signed op log and the tables materialized from it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from crdt import MAX_DRIFT_MS, Op, Stamp
+from sync import FeedHead, FeedId, ForkError, SignedOp, Signer, decode_segment, encoding, verify_segment
+
+from .errors import StoreClosedError
+from .materialize import digest_queries
+from .schema import Schema
+from .writer import RemoteResult, Writer
+
+__all__ = ["Store", "wall_clock_ms"]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Store:
+    """Open with `async with Store(path, schema, signer) as store:`; all writes go through one writer."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        schema: Schema,
+        signer: Signer,
+        *,
+        now_ms: Callable[[], int] = wall_clock_ms,
+        max_drift_ms: int = MAX_DRIFT_MS,
+        readers: int = 2,
+    ):
+        self.path = Path(path)
+        self.schema = schema
+        self.signer = signer
+        self._writer = Writer(self.path, schema, signer, now_ms, max_drift_ms)
+        self._reader_count = readers
+        self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
+        self._all_readers: list[aiosqlite.Connection] = []
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> list[str]:
+        """Create or migrate the database and start the writer; returns the migrations applied."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        applied = await self._writer.open()
+        self._readers = asyncio.Queue()
+        for _ in range(self._reader_count):
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            await conn.execute("PRAGMA query_only = 1")
+            self._all_readers.append(conn)
+            self._readers.put_nowait(conn)
+        return applied
+
+    async def close(self) -> None:
+        for conn in self._all_readers:
+            await conn.close()
+        self._all_readers.clear()
+        self._readers = None
+        await self._writer.close()
+
+    @property
+    def node_id(self) -> bytes:
+        return self.signer.public_key
+
+    @property
+    def last_stamp(self) -> Stamp:
+        return self._writer.clock.last
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed since open (fewer than writes when group commit works)."""
+        return self._writer.commits
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def write(self, scope: str, ops: Sequence[Op]) -> list[SignedOp]:
+        """Author ops in our feed for `scope`; returns once they are durable. All or nothing."""
+        ops = list(ops)
+        return await self._writer.submit(lambda: self._writer.local(scope, ops))  # type: ignore[no-any-return]
+
+    async def apply(self, ops: Sequence[SignedOp]) -> RemoteResult:
+        """Verify and apply a contiguous segment of a foreign feed; all or nothing.
+
+        Raises a sync.VerificationError naming the reason for inauthentic input, ForkError (after
+        recording the evidence) when the author signed two different ops at one sequence number.
+        """
+        ops = list(ops)
+        if not ops:
+            return RemoteResult()
+        # Hashing and the signature check run off the event loop, before the writer sees anything.
+        await asyncio.to_thread(verify_segment, FeedHead(ops[0].seq - 1, ops[0].prev), ops)
+        result: RemoteResult = await self._writer.submit(lambda: self._writer.remote(ops))
+        if result.fork is not None:
+            raise ForkError(result.fork)
+        return result
+
+    async def apply_bytes(self, segment: bytes) -> RemoteResult:
+        """Decode, verify and apply an encoded segment (as received from a peer or a bundle)."""
+        ops = await asyncio.to_thread(decode_segment, segment)
+        return await self.apply(ops)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Borrow a read-only connection; reads run concurrently with the writer (WAL)."""
+        if self._readers is None:
+            raise StoreClosedError("the store is closed")
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            if self._readers is not None:
+                self._readers.put_nowait(conn)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self.reader() as conn:
+            return list(await conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def digest(self) -> str:
+        """A hash of all materialized state; replicas holding the same ops have the same digest."""
+        h = hashlib.blake2b(digest_size=32)
+        async with self.reader() as conn:
+            await conn.execute("BEGIN")  # one snapshot for every table
+            try:
+                for label, sql in digest_queries(self.schema):
+                    h.update(encoding.pack(label))
+                    for row in await conn.execute_fetchall(sql):
+                        values = tuple(row)
+                        if label.startswith("entity:") and values[1]:
+                            values = values[:2]
+                        h.update(encoding.pack(list(values)))
+            finally:
+                await conn.execute("COMMIT")
+        return h.hexdigest()
+
+    async def heads(self) -> dict[FeedId, FeedHead]:
+        """How far we hold every feed (our frontier)."""
+        rows = await self.fetchall("SELECT author, scope, seq, link FROM feeds WHERE seq > 0")
+        return {FeedId(r["author"], r["scope"]): FeedHead(r["seq"], r["link"]) for r in rows}
+
+    async def segment(self, feed: FeedId, after_seq: int = 0, limit: int = 1000) -> list[SignedOp]:
+        """Up to `limit` ops of a feed after `after_seq`, as they were signed."""
+        rows = await self.fetchall(
+            "SELECT o.seq, o.prev, o.hlc, o.body, o.sig FROM ops o JOIN feeds f ON f.id = o.feed "
+            "WHERE f.author = ? AND f.scope = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
+            (feed.author, feed.scope, after_seq, limit),
+        )
+        return [
+            SignedOp(feed, r["seq"], r["prev"], Stamp(r["hlc"] >> 16, r["hlc"] & 0xFFFF, feed.node_tag), r["body"], r["sig"])
+            for r in rows
+        ]
+
+    async def integrity_check(self) -> str:
+        row = await self.fetchone("PRAGMA integrity_check")
+        return str(row[0]) if row else "no answer"
