@@ -42,35 +42,80 @@ def _check_name(what: str, name: object) -> str:
 
 def check_value(value: Value, depth: int = 0) -> Value:
     """Return the value if the op model can carry it, else raise a typed error saying why."""
-    if depth > MAX_DEPTH:
-        raise OversizedError(f"value nests deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, (bool, float)):
-        return value
-    if isinstance(value, int):
-        if not -_MAX_INT - 1 <= value <= _MAX_INT:
-            raise OversizedError("integer value does not fit in 64 bits")
-        return value
-    if isinstance(value, (str, bytes)):
+    # Exact-type checks first: this runs for every field of every op applied, so the common
+    # cases must not pay for isinstance() against abstract classes.
+    kind = type(value)
+    if kind is str or kind is bytes:
         if len(value) > MAX_TEXT_LEN:
             raise OversizedError(f"value is {len(value)} long; the limit is {MAX_TEXT_LEN}")
         return value
-    if isinstance(value, (list, tuple)):
+    if kind is int:
+        if not -_MAX_INT - 1 <= value <= _MAX_INT:
+            raise OversizedError("integer value does not fit in 64 bits")
+        return value
+    if value is None or kind is bool or kind is float:
+        return value
+    if depth > MAX_DEPTH or (depth == MAX_DEPTH and isinstance(value, (list, tuple, Mapping)) and value):
+        raise OversizedError(f"value nests deeper than {MAX_DEPTH} levels")
+    if kind is list or kind is tuple:
         if len(value) > MAX_FIELDS * 16:
             raise OversizedError(f"list has {len(value)} items; the limit is {MAX_FIELDS * 16}")
         return [check_value(v, depth + 1) for v in value]
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         if len(value) > MAX_FIELDS * 16:
             raise OversizedError(f"map has {len(value)} entries; the limit is {MAX_FIELDS * 16}")
         out = {}
         for k, v in value.items():
-            if not isinstance(k, str):
+            if type(k) is not str:
                 raise EncodingError(f"map keys must be strings, got {type(k).__name__}")
             out[k] = check_value(v, depth + 1)
         return out
+    # subclasses (an IntEnum, a str enum): stored as the plain value
+    if isinstance(value, str):
+        return check_value(str(value), depth)
+    if isinstance(value, bytes):
+        return check_value(bytes(value), depth)
+    if isinstance(value, int):
+        return check_value(int(value), depth)
     raise EncodingError(f"values of type {type(value).__name__} cannot be stored")
 
 
+_PLAIN_TYPES = frozenset({str, int, type(None), bool})
+
+
+def _plain_fields(fields: dict[Any, Any]) -> bool:
+    """True when every name is a short string and every value a short string, int, bool or None.
+
+    The common case when applying ops in bulk, decided with C-level builtins instead of a Python
+    loop per field; anything else takes the full check.
+    """
+    if not fields:
+        return True
+    names = fields.keys()
+    if set(map(type, names)) != {str} or not 0 < min(map(len, names)) <= max(map(len, names)) <= MAX_NAME_LEN:
+        return False
+    values = fields.values()
+    types = set(map(type, values))
+    if not types <= _PLAIN_TYPES:
+        if not types <= _PLAIN_TYPES | {dict, list} or any([v for v in values if type(v) is dict or type(v) is list]):
+            return False  # non-empty containers are checked in full
+        types -= {dict, list}
+    if str in types and max(map(len, [v for v in values if type(v) is str])) > MAX_TEXT_LEN:
+        return False
+    if int in types:
+        ints = [v for v in values if type(v) is int]
+        if min(ints) < -_MAX_INT - 1 or max(ints) > _MAX_INT:
+            return False
+    return True
+
+
 def _check_fields(fields: object) -> Fields:
+    if type(fields) is dict:  # the wire form: keys are unique already
+        if len(fields) > MAX_FIELDS:
+            raise OversizedError(f"{len(fields)} fields in one op; the limit is {MAX_FIELDS}")
+        if _plain_fields(fields):
+            return tuple(sorted(fields.items()))
+        return tuple(sorted((_check_name("field name", k), check_value(v)) for k, v in fields.items()))
     if isinstance(fields, Mapping):
         items = list(fields.items())
     elif isinstance(fields, (list, tuple)):
@@ -258,7 +303,7 @@ def op_from_wire(wire: object) -> Op:
             if not isinstance(deps, (list, tuple)):
                 raise EncodingError("create dependencies must be a list")
             # only a list is a pair on the wire: tuple() of a string or map would invent one
-            return Create(args[0], args[1], _wire_fields(args[2]),
+            return Create(args[0], args[1], _wire_fields(args[2]),  # checked once, in __post_init__
                           tuple(tuple(d) if isinstance(d, (list, tuple)) else d for d in deps))
         if tag == _UPDATE and len(args) == 3:
             return Update(args[0], args[1], _wire_fields(args[2]))
@@ -280,10 +325,10 @@ def op_from_wire(wire: object) -> Op:
     raise EncodingError(f"op type {tag} has {len(args)} arguments, which is not a valid shape")
 
 
-def _wire_fields(fields: object) -> Fields:
-    if not isinstance(fields, Mapping):
+def _wire_fields(fields: object) -> Mapping[str, Value]:
+    if not isinstance(fields, dict):
         raise EncodingError("op fields must be a map")
-    return _check_fields(fields)
+    return fields
 
 
 def _bytes(value: object) -> bytes:

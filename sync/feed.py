@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from msgpack import packb as _packb
 
 from nacl.exceptions import BadSignatureError as _NaclBadSignature
 from nacl.signing import SigningKey, VerifyKey
@@ -79,17 +81,24 @@ class SignedOp:
     stamp: Stamp
     body: bytes
     signature: bytes
+    # Hashes computed once per op (every check of a segment needs them); not part of the value.
+    _hashes: list[bytes] = field(default_factory=list, init=False, compare=False, repr=False, hash=False)
 
     def content_hash(self) -> bytes:
         """What the author signs: every field but the signature, canonically encoded."""
-        return _hash(encoding.pack([
-            FORMAT_VERSION, self.feed.author, self.feed.scope, self.seq, self.prev,
-            self.stamp.wall_ms, self.stamp.counter, self.body,
-        ]))
+        if not self._hashes:
+            # only ints, str and bytes: msgpack's own encoding of them is already canonical
+            self._hashes.append(_hash(_packb([
+                FORMAT_VERSION, self.feed.author, self.feed.scope, self.seq, self.prev,
+                self.stamp.wall_ms, self.stamp.counter, self.body,
+            ], use_bin_type=True)))
+        return self._hashes[0]
 
     def link(self) -> bytes:
         """The hash the next op of the feed must name as `prev`; it covers the signature too."""
-        return _hash(self.content_hash() + self.signature)
+        if len(self._hashes) < 2:
+            self._hashes.append(_hash(self.content_hash() + self.signature))
+        return self._hashes[1]
 
     def to_bytes(self) -> bytes:
         """The standalone encoding, for an op that travels alone."""
@@ -220,6 +229,6 @@ def verify_segment(head: FeedHead, ops: Sequence[SignedOp]) -> FeedHead:
         if last_stamp is not None and op.stamp <= last_stamp:
             raise ReorderedError(f"op {op.seq} of feed {feed.scope!r} has a stamp that does not increase")
         last_stamp = op.stamp
-        head = FeedHead(op.seq, _hash(op.content_hash() + op.signature))
+        head = FeedHead(op.seq, op.link())
     _check_signature(ops[-1])
     return head

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
@@ -47,32 +48,53 @@ def _column_value(table: EntityTable, name: str, type_: str, value: Any) -> Any:
     if value is None:
         return None
     if type_ == "JSON":
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if not value and isinstance(value, (dict, list)):
+            return "{}" if isinstance(value, dict) else "[]"
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SchemaViolation(f"{table.kind}.{name} must be JSON-compatible: {exc}") from None
     ok = _TYPE_CHECKS[type_]
     if not isinstance(value, ok) or (type_ in ("INTEGER", "REAL") and isinstance(value, bool)):
         raise SchemaViolation(f"{table.kind}.{name} must be {type_.lower()}, got {type(value).__name__}")
     return int(value) if type_ == "BOOL" else value
 
 
-def validate(schema: Schema, op: Op) -> None:
-    """Raise SchemaViolation unless the op fits the schema; depends on the op alone, so it is deterministic."""
+Columns = dict[str, Any]
+"""Field values of a Create or Update converted to what their columns store."""
+
+
+def validate(schema: Schema, op: Op) -> Columns:
+    """Check that the op fits the schema and return its converted field values.
+
+    Raises SchemaViolation otherwise. Depends on the op alone, so it is deterministic.
+    """
     if isinstance(op, (Create, Update, Delete)):
         table = schema.entities.get(op.kind)
         if table is None:
             raise SchemaViolation(f"unknown entity kind {op.kind!r}")
+        columns: Columns = {}
         if isinstance(op, (Create, Update)):
-            types = {c.name: c.type for c in table.columns}
+            types = table.column_types
+            is_update = isinstance(op, Update)
             for name, value in op.fields:
-                if name not in types:
+                type_ = types.get(name)
+                if type_ is None:
                     raise SchemaViolation(f"{op.kind} has no field {name!r}")
-                if isinstance(op, Update) and name in table.immutable:
+                if is_update and name in table.immutable:
                     raise SchemaViolation(f"{op.kind}.{name} is set at creation and cannot be changed")
-                _column_value(table, name, types[name], value)
+                # fast path for the common cases; everything else is checked and converted in full
+                kind = type(value)
+                if value is None or (kind is str and type_ == "TEXT") or (kind is int and type_ == "INTEGER"):
+                    columns[name] = value
+                else:
+                    columns[name] = _column_value(table, name, type_, value)
         if isinstance(op, Create):
             for dep_kind, _ in op.deps:
                 if dep_kind not in schema.entities:
                     raise SchemaViolation(f"dependency on unknown entity kind {dep_kind!r}")
-    elif isinstance(op, (Add, Remove)):
+        return columns
+    if isinstance(op, (Add, Remove)):
         set_table = schema.sets.get(op.kind)
         if set_table is None:
             raise SchemaViolation(f"unknown set kind {op.kind!r}")
@@ -83,15 +105,18 @@ def validate(schema: Schema, op: Op) -> None:
     elif isinstance(op, Increment):
         if op.kind not in schema.counters:
             raise SchemaViolation(f"unknown counter kind {op.kind!r}")
+    return {}
 
 
 class Materializer:
-    """Stateless apart from a cache of entities known to exist (existence never ends)."""
+    """Stateless apart from caches: entities known to exist (existence never ends), and whether
+    any op waits (so the common create skips looking for ops it would release)."""
 
     def __init__(self, conn: sqlite3.Connection, schema: Schema):
         self._conn = conn
         self._schema = schema
         self._known: set[EntityRef] = set()
+        self._any_waiting: bool | None = None
         self._insert_sql = {
             t.kind: (
                 f"INSERT INTO {t.table} (id, {', '.join(t.column_names)}, _stamp) "
@@ -101,8 +126,9 @@ class Materializer:
         }
 
     def forget(self) -> None:
-        """Drop the existence cache (after a rollback it may name rows that are gone)."""
+        """Drop the caches (after a rollback they may describe rows that are gone)."""
         self._known.clear()
+        self._any_waiting = None
 
     def exists(self, ref: EntityRef) -> bool:
         if ref in self._known:
@@ -121,38 +147,91 @@ class Materializer:
                 return dep
         return None
 
-    def apply(self, feed: int, seq: int, stamp: Stamp, op: Op) -> OpState:
-        """Apply a validated op, or park it until its dependencies exist; returns what happened."""
+    def apply(self, feed: int, seq: int, stamp: Stamp, op: Op, columns: Columns) -> OpState:
+        """Apply an op checked by validate() (which gave `columns`), or park it until its dependencies exist."""
         missing = self.missing_dependency(op)
         if missing is not None:
             self._conn.execute("INSERT OR IGNORE INTO waiting VALUES (?, ?, ?, ?)", (*missing, feed, seq))
+            self._any_waiting = True
             return OpState.WAITING
-        created = self._execute(stamp, op)
-        if created:
+        if self._execute(stamp, op, columns) and self._waiting():
             self._release_waiting((op.kind, op.id))
         return OpState.APPLIED
+
+    def apply_many(self, items: Sequence[tuple[int, int, Stamp, Op, Columns]]) -> list[OpState]:
+        """apply() for each (feed, seq, stamp, op, columns), in order, with the same outcome.
+
+        Bulk catch-up is mostly creates: a run of creates of one kind whose dependencies exist goes
+        to SQLite as one executemany, which is what makes applying a large segment fast.
+        """
+        states: list[OpState] = []
+        i = 0
+        while i < len(items):
+            run_end = i
+            kind = items[i][3].kind
+            ids: set[str] = set()
+            while run_end < len(items):
+                op = items[run_end][3]
+                if not isinstance(op, Create) or op.kind != kind or op.id in ids or self.missing_dependency(op):
+                    break
+                ids.add(op.id)
+                run_end += 1
+            if run_end - i > 1:
+                self._create_many(items[i:run_end])
+                states.extend([OpState.APPLIED] * (run_end - i))
+                i = run_end
+            else:
+                feed, seq, stamp, op, columns = items[i]
+                states.append(self.apply(feed, seq, stamp, op, columns))
+                i += 1
+        return states
+
+    def _create_many(self, run: Sequence[tuple[int, int, Stamp, Op, Columns]]) -> None:
+        table = self._schema.entities[run[0][3].kind]
+        names = table.column_names
+        rows = [(op.id, *[columns.get(n) for n in names], stamp.pack()) for _, _, stamp, op, columns in run]
+        before = self._conn.total_changes
+        self._conn.executemany(self._insert_sql[table.kind], rows)
+        everything_new = self._conn.total_changes - before == len(rows)
+        for (_, _, stamp, op, columns), row in zip(run, rows):
+            if not everything_new:
+                held = self._conn.execute(f"SELECT _stamp FROM {table.table} WHERE id = ?", (op.id,)).fetchone()
+                if held[0] != row[-1]:  # the row was there before: merge as a duplicate create
+                    self._write_fields(table, op.id, columns, stamp, complete=True)
+                    continue
+            self._known.add((op.kind, op.id))
+            if self._waiting():
+                self._release_waiting((op.kind, op.id))
+
+    def _waiting(self) -> bool:
+        if self._any_waiting is None:
+            self._any_waiting = self._conn.execute("SELECT EXISTS (SELECT 1 FROM waiting)").fetchone()[0] == 1
+        return self._any_waiting
 
     def _release_waiting(self, ref: EntityRef) -> None:
         parked = self._conn.execute(
             "DELETE FROM waiting WHERE dep_kind = ? AND dep_id = ? RETURNING feed, seq", ref
         ).fetchall()
+        if parked:
+            self._any_waiting = None  # maybe none left; ask the table next time
         for feed, seq in sorted(parked):
             hlc, body, node = self._conn.execute(
                 "SELECT o.hlc, o.body, f.author FROM ops o JOIN feeds f ON f.id = o.feed "
                 "WHERE o.feed = ? AND o.seq = ?", (feed, seq)
             ).fetchone()
             stamp = Stamp(hlc >> 16, hlc & 0xFFFF, node[:NODE_TAG_SIZE])
-            state = self.apply(feed, seq, stamp, decode_op(body))
+            op = decode_op(body)
+            state = self.apply(feed, seq, stamp, op, validate(self._schema, op))
             self._conn.execute("UPDATE ops SET state = ? WHERE feed = ? AND seq = ?", (int(state), feed, seq))
 
     # -- entities ---------------------------------------------------------------------------
 
-    def _execute(self, stamp: Stamp, op: Op) -> bool:
+    def _execute(self, stamp: Stamp, op: Op, columns: Columns) -> bool:
         """Apply one op whose dependencies exist; True if it created a new entity."""
         if isinstance(op, Create):
-            return self._create(stamp, op)
+            return self._create(stamp, op, columns)
         if isinstance(op, Update):
-            self._write_fields(self._schema.entities[op.kind], op.id, op.fields, stamp, complete=False)
+            self._write_fields(self._schema.entities[op.kind], op.id, columns, stamp, complete=False)
         elif isinstance(op, Delete):
             table = self._schema.entities[op.kind]
             self._conn.execute(f"UPDATE {table.table} SET _deleted = 1 WHERE id = ?", (op.id,))
@@ -164,31 +243,28 @@ class Materializer:
             self._increment(op, stamp)
         return False
 
-    def _create(self, stamp: Stamp, op: Create) -> bool:
+    def _create(self, stamp: Stamp, op: Create, columns: Columns) -> bool:
         table = self._schema.entities[op.kind]
-        given = dict(op.fields)
-        values = [_column_value(table, c.name, c.type, given.get(c.name)) for c in table.columns]
+        values = [columns.get(name) for name in table.column_names]
         cursor = self._conn.execute(self._insert_sql[op.kind], (op.id, *values, stamp.pack()))
         if cursor.rowcount == 1:
             self._known.add((op.kind, op.id))
             return True
         # Another Create of the same id (e.g. two nodes opening the same direct channel offline):
         # it writes every field, and each field keeps the later write.
-        self._write_fields(table, op.id, op.fields, stamp, complete=True)
+        self._write_fields(table, op.id, columns, stamp, complete=True)
         return False
 
-    def _write_fields(self, table: EntityTable, id_: str, fields: Any, stamp: Stamp, complete: bool) -> None:
+    def _write_fields(self, table: EntityTable, id_: str, columns: Columns, stamp: Stamp, complete: bool) -> None:
         row = self._conn.execute(f"SELECT _stamp, _clk FROM {table.table} WHERE id = ?", (id_,)).fetchone()
         created_stamp: bytes = row[0]
         clocks: dict[str, bytes] = msgpack.unpackb(row[1]) if row[1] else {}
         packed = stamp.pack()
-        given = dict(fields)
-        names = table.column_names if complete else tuple(given)
-        types = {c.name: c.type for c in table.columns}
+        names = table.column_names if complete else tuple(columns)
         changed: dict[str, Any] = {}
         for name in names:
             if packed > clocks.get(name, created_stamp):
-                changed[name] = _column_value(table, name, types[name], given.get(name))
+                changed[name] = columns.get(name)
                 clocks[name] = packed
         if not changed:
             return

@@ -39,10 +39,16 @@ class EntityTable:
     columns: tuple[Column, ...]
     immutable: frozenset[str] = frozenset()
     indexes: tuple[tuple[str, ...], ...] = ()
+    # derived once: the apply path reads them for every op
+    column_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    column_types: Mapping[str, str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+        object.__setattr__(self, "column_types", {c.name: c.type for c in self.columns})
+        unknown = self.immutable - set(self.column_names)
+        if unknown:
+            raise ValueError(f"{self.kind}: immutable fields {sorted(unknown)} are not columns")
 
 
 @dataclass(frozen=True, slots=True)
