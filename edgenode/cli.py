@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import click
 
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.identity import IdentityError
-from edgenode.node import Node, open_node
+from edgenode.node import Node, open_node, serve_http
 from edgenode.store import StoreError
 from sync import SyncError
 
@@ -21,7 +22,7 @@ __all__ = ["main", "cli"]
 
 T = TypeVar("T")
 
-_EXPECTED_ERRORS = (StoreError, SyncError, IdentityError, OSError)
+_EXPECTED_ERRORS = (StoreError, SyncError, IdentityError, OSError, sqlite3.Error)
 
 
 def _run(data: str | None, work: Callable[[Node], Awaitable[T]]) -> T:
@@ -51,17 +52,15 @@ def cli() -> None:
 
 @cli.command()
 @data_option
-def serve(data: str | None) -> None:
-    """Start the node and keep it running until interrupted."""
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the API and web UI (keep it on loopback).")
+@click.option("--port", default=8065, show_default=True, type=click.IntRange(1, 65535), help="Port of the API and web UI.")
+def serve(data: str | None, host: str, port: int) -> None:
+    """Start the node: its store and the Mattermost-compatible API, until interrupted."""
 
     async def work(node: Node) -> None:
-        click.echo(f"edgenode node {node.id} is up; data in {node.data_dir} (store {node.store.path})")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        click.echo("edgenode: stopping")
+        click.echo(f"edgenode node {node.id}: data in {node.data_dir}; API on http://{host}:{port}", err=True)
+        await serve_http(node, host, port)
+        click.echo("edgenode: stopped", err=True)
 
     _run(data, work)
 

@@ -33,7 +33,9 @@ def load_or_create_identity(data_dir: Path) -> Signer:
     data_dir.mkdir(parents=True, exist_ok=True)
     signer = Signer.generate()
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A crash mid-creation can leave tmp behind with any mode; reusing it would keep that mode.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, signer.seed)
         os.fsync(fd)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .errors import StoreVersionError
 from .schema import Schema
 
-__all__ = ["MIGRATIONS", "migrate"]
+__all__ = ["MIGRATIONS", "Migration", "migrate"]
 
 Migration = Callable[[sqlite3.Connection, Schema], None]
 
@@ -85,18 +85,20 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
-def migrate(conn: sqlite3.Connection, schema: Schema) -> list[str]:
-    """Apply pending migrations; refuse a database that has migrations this code does not know."""
+def migrate(conn: sqlite3.Connection, schema: Schema, extra: Sequence[tuple[str, Migration]] = ()) -> list[str]:
+    """Apply pending migrations (the store's, then `extra` ones for node-local tables); refuse a
+    database that has migrations this code does not know."""
     conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
     applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    known = {name for name, _ in MIGRATIONS}
+    everything = [*MIGRATIONS, *extra]
+    known = {name for name, _ in everything}
     unknown = sorted(applied - known)
     if unknown:
         raise StoreVersionError(
             f"this database has migrations {', '.join(unknown)} from a newer edgenode; upgrade edgenode to open it"
         )
     done = []
-    for name, migration in MIGRATIONS:
+    for name, migration in everything:
         if name not in applied:
             migration(conn, schema)
             conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, int(time.time() * 1000)))

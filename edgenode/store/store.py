@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -18,10 +18,13 @@ from sync import FeedHead, FeedId, ForkError, SignedOp, Signer, decode_segment, 
 
 from .errors import StoreClosedError
 from .materialize import digest_queries
+from .migrations import Migration
 from .schema import Schema
 from .writer import RemoteResult, Writer
 
 __all__ = ["Store", "wall_clock_ms"]
+
+T = TypeVar("T")
 
 
 def wall_clock_ms() -> int:
@@ -40,11 +43,12 @@ class Store:
         now_ms: Callable[[], int] = wall_clock_ms,
         max_drift_ms: int = MAX_DRIFT_MS,
         readers: int = 2,
+        migrations: Sequence[tuple[str, Migration]] = (),
     ):
         self.path = Path(path)
         self.schema = schema
         self.signer = signer
-        self._writer = Writer(self.path, schema, signer, now_ms, max_drift_ms)
+        self._writer = Writer(self.path, schema, signer, now_ms, max_drift_ms, migrations)
         self._reader_count = readers
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self._all_readers: list[aiosqlite.Connection] = []
@@ -95,6 +99,10 @@ class Store:
         """Author ops in our feed for `scope`; returns once they are durable. All or nothing."""
         ops = list(ops)
         return await self._writer.submit(lambda: self._writer.local(scope, ops))  # type: ignore[no-any-return]
+
+    async def write_local(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Change node-local tables (sessions, audit, ...) that are not replicated; durable like write()."""
+        return await self._writer.submit(lambda: self._writer.local_state(work))  # type: ignore[no-any-return]
 
     async def apply(self, ops: Sequence[SignedOp]) -> RemoteResult:
         """Verify and apply a contiguous segment of a foreign feed; all or nothing.

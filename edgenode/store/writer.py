@@ -24,7 +24,7 @@ from sync import (
 
 from .errors import MissingDependencyError, SchemaViolation, StoreClosedError
 from .materialize import Columns, Materializer, OpState, validate
-from .migrations import migrate
+from .migrations import Migration, migrate
 from .schema import Schema
 
 __all__ = ["Writer", "RemoteResult", "connect"]
@@ -66,8 +66,10 @@ class _Request:
 class Writer:
     """Owns the read-write connection; every change to the database goes through here."""
 
-    def __init__(self, path: Path, schema: Schema, signer: Signer, now_ms: Callable[[], int], max_drift_ms: int):
+    def __init__(self, path: Path, schema: Schema, signer: Signer, now_ms: Callable[[], int], max_drift_ms: int,
+                 migrations: Sequence[tuple[str, Migration]] = ()):
         self._path = path
+        self._migrations = migrations
         self._schema = schema
         self._signer = signer
         self._now_ms = now_ms
@@ -93,7 +95,7 @@ class Writer:
         conn = connect(self._path)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            applied = migrate(conn, self._schema)
+            applied = migrate(conn, self._schema, self._migrations)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -215,6 +217,11 @@ class Writer:
         assert self._conn is not None
         self._conn.execute("UPDATE feeds SET seq = ?, link = ? WHERE id = ?", (head.seq, head.link, rowid))
         self._heads[feed] = (rowid, head)
+
+    def local_state(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run `work` on the write connection, for node-local tables outside the op log (runs in the writer thread)."""
+        assert self._conn is not None
+        return work(self._conn)
 
     def local(self, scope: str, ops: Sequence[Op]) -> list[SignedOp]:
         """Stamp, encode, sign, append and materialize ops authored here (runs in the writer thread)."""

@@ -1,0 +1,56 @@
+"""The one place where errors become Mattermost's error JSON."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from edgenode.services.errors import ServiceError
+
+from .json import json_response
+
+__all__ = ["error_body", "EXCEPTION_HANDLERS"]
+
+log = logging.getLogger("edgenode.api")
+
+_HTTP_IDS = {
+    401: "api.context.session_expired.app_error",
+    403: "api.context.permissions.app_error",
+    404: "api.context.404.app_error",
+    405: "api.context.405.app_error",
+    413: "api.context.payload_too_large.app_error",
+}
+
+
+def error_body(request: Request, status: int, error_id: str, message: str, detail: str = "") -> dict[str, object]:
+    return {
+        "id": error_id,
+        "message": message,
+        "detailed_error": detail,
+        "request_id": getattr(request.state, "request_id", ""),
+        "status_code": status,
+        "is_oauth": False,
+    }
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return json_response(error_body(request, exc.status, exc.error_id, exc.message, exc.detail), exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = "Sorry, we could not find the page." if exc.status_code == 404 else str(exc.detail)
+    return json_response(error_body(request, exc.status_code, _HTTP_IDS.get(exc.status_code, "api.context.app_error"),
+                                    message), exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return json_response(error_body(request, 500, "api.context.internal_error", "An internal error occurred."), 500)
+
+
+EXCEPTION_HANDLERS = {ServiceError: _service_error, HTTPException: _http_error, Exception: _unexpected}

@@ -1,0 +1,214 @@
+"""Users, sessions, personal access tokens and bots (/api/v4/users, /api/v4/bots)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from edgenode.api.auth import require_session, session_or_none
+from edgenode.api.json import json_body, json_list_body, json_response, ok
+from edgenode.services import BadRequest, Forbidden
+
+from .common import paging, path_id, services, user_param
+
+__all__ = ["routes"]
+
+
+async def create_user(request: Request) -> Response:
+    svc = services(request)
+    body = await json_body(request)
+    session = await session_or_none(request)
+    # An empty node is open: its first user becomes the system admin. After that, admins add users.
+    if await svc.users.count() > 0 and (session is None or not session.is_system_admin):
+        raise Forbidden("Only a system admin can create users on this node.", "api.user.create_user.signup_email_disabled.app_error")
+    user = await svc.users.create(body)
+    await svc.audit.record("createUser", user_id=session.user_id if session else user["id"], extra=f"user={user['id']}")
+    return json_response(user, 201)
+
+
+async def login(request: Request) -> Response:
+    svc = services(request)
+    body = await json_body(request)
+    login_id, password = body.get("login_id"), body.get("password")
+    if not isinstance(login_id, str) or not isinstance(password, str) or not login_id:
+        raise BadRequest("login_id and password are required.", "api.user.login.blank_pwd.app_error")
+    ip = request.client.host if request.client else ""
+    session, user = await svc.users.login(login_id, password, str(body.get("device_id") or ""), ip)
+    response = json_response(user, headers={"Token": session.token})
+    if request.headers.get("x-requested-with") == "XMLHttpRequest":
+        response.set_cookie("MMAUTHTOKEN", session.token, httponly=True, samesite="lax", path="/")
+        response.set_cookie("MMUSERID", session.user_id, path="/", samesite="lax")
+        response.set_cookie("MMCSRF", session.id, path="/", samesite="lax")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    session = await session_or_none(request)
+    if session is not None:
+        await services(request).users.logout(session)
+    response = ok()
+    for name in ("MMAUTHTOKEN", "MMUSERID", "MMCSRF"):
+        response.delete_cookie(name, path="/")
+    return response
+
+
+async def get_user(request: Request) -> Response:
+    session = await require_session(request)
+    return json_response(await services(request).users.get(user_param(request, session)))
+
+
+async def get_by_username(request: Request) -> Response:
+    await require_session(request)
+    return json_response(await services(request).users.get_by_username(request.path_params["username"]))
+
+
+async def get_by_ids(request: Request) -> Response:
+    await require_session(request)
+    ids = await json_list_body(request)
+    if not all(isinstance(i, str) for i in ids) or len(ids) > 1000:
+        raise BadRequest("Invalid user ids.", "api.context.invalid_body_param.app_error")
+    return json_response(await services(request).users.get_many(ids))
+
+
+async def get_by_usernames(request: Request) -> Response:
+    await require_session(request)
+    names = await json_list_body(request)
+    if not all(isinstance(i, str) for i in names) or len(names) > 1000:
+        raise BadRequest("Invalid usernames.", "api.context.invalid_body_param.app_error")
+    return json_response(await services(request).users.get_many_by_username(names))
+
+
+async def list_users(request: Request) -> Response:
+    await require_session(request)
+    page, per_page = paging(request)
+    return json_response(await services(request).users.list(
+        page, per_page, request.query_params.get("in_team") or None, request.query_params.get("in_channel") or None))
+
+
+async def search_users(request: Request) -> Response:
+    await require_session(request)
+    body = await json_body(request)
+    term = body.get("term")
+    if not isinstance(term, str):
+        raise BadRequest("Invalid term.", "api.context.invalid_body_param.app_error")
+    limit = body.get("limit", 100)
+    if not isinstance(limit, int) or not 0 < limit <= 1000:
+        limit = 100
+    team_id = body.get("team_id") if isinstance(body.get("team_id"), str) else None
+    return json_response(await services(request).users.search(term, limit, team_id))
+
+
+async def patch_user(request: Request) -> Response:
+    session = await require_session(request)
+    user_id = user_param(request, session)
+    if user_id != session.user_id and not session.is_system_admin:
+        raise Forbidden("You do not have the appropriate permissions.")
+    return json_response(await services(request).users.patch(user_id, await json_body(request)))
+
+
+async def update_roles(request: Request) -> Response:
+    session = await require_session(request)
+    body = await json_body(request)
+    roles = body.get("roles")
+    if not isinstance(roles, str):
+        raise BadRequest("Invalid roles.", "api.context.invalid_body_param.app_error")
+    await services(request).users.set_roles(user_param(request, session), roles, session)
+    return ok()
+
+
+async def create_token(request: Request) -> Response:
+    session = await require_session(request)
+    body = await json_body(request)
+    return json_response(await services(request).users.create_access_token(
+        user_param(request, session), body.get("description", ""), session))
+
+
+async def list_tokens(request: Request) -> Response:
+    session = await require_session(request)
+    return json_response(await services(request).users.list_access_tokens(user_param(request, session), session))
+
+
+async def revoke_token(request: Request) -> Response:
+    session = await require_session(request)
+    body = await json_body(request)
+    token_id = body.get("token_id")
+    if not isinstance(token_id, str):
+        raise BadRequest("Invalid token_id.", "api.context.invalid_body_param.app_error")
+    await services(request).users.revoke_access_token(token_id, session)
+    return ok()
+
+
+async def user_teams(request: Request) -> Response:
+    session = await require_session(request)
+    user_id = user_param(request, session)
+    if user_id != session.user_id and not session.is_system_admin:
+        raise Forbidden("You do not have the appropriate permissions.")
+    return json_response(await services(request).teams.for_user(user_id))
+
+
+async def user_team_members(request: Request) -> Response:
+    session = await require_session(request)
+    user_id = user_param(request, session)
+    if user_id != session.user_id and not session.is_system_admin:
+        raise Forbidden("You do not have the appropriate permissions.")
+    return json_response(await services(request).teams.members_for_user(user_id))
+
+
+async def user_channels(request: Request) -> Response:
+    session = await require_session(request)
+    user_id = user_param(request, session)
+    if user_id != session.user_id and not session.is_system_admin:
+        raise Forbidden("You do not have the appropriate permissions.")
+    team_id = path_id(request, "team_id")
+    include_deleted = request.query_params.get("include_deleted") == "true"
+    return json_response(await services(request).channels.for_user(user_id, team_id, include_deleted))
+
+
+async def user_channel_members(request: Request) -> Response:
+    session = await require_session(request)
+    user_id = user_param(request, session)
+    if user_id != session.user_id and not session.is_system_admin:
+        raise Forbidden("You do not have the appropriate permissions.")
+    return json_response(await services(request).channels.members_for_user(user_id, path_id(request, "team_id")))
+
+
+async def create_bot(request: Request) -> Response:
+    session = await require_session(request)
+    return json_response(await services(request).users.create_bot(await json_body(request), session), 201)
+
+
+async def list_bots(request: Request) -> Response:
+    await require_session(request)
+    page, per_page = paging(request)
+    return json_response(await services(request).users.bots(page, per_page))
+
+
+async def get_bot(request: Request) -> Response:
+    await require_session(request)
+    return json_response(await services(request).users.bot(request.path_params["bot_id"]))
+
+
+routes = [
+    Route("/api/v4/users", create_user, methods=["POST"]),
+    Route("/api/v4/users", list_users, methods=["GET"]),
+    Route("/api/v4/users/login", login, methods=["POST"]),
+    Route("/api/v4/users/logout", logout, methods=["POST"]),
+    Route("/api/v4/users/ids", get_by_ids, methods=["POST"]),
+    Route("/api/v4/users/usernames", get_by_usernames, methods=["POST"]),
+    Route("/api/v4/users/search", search_users, methods=["POST"]),
+    Route("/api/v4/users/tokens/revoke", revoke_token, methods=["POST"]),
+    Route("/api/v4/users/username/{username}", get_by_username, methods=["GET"]),
+    Route("/api/v4/users/{user_id}", get_user, methods=["GET"]),
+    Route("/api/v4/users/{user_id}/patch", patch_user, methods=["PUT"]),
+    Route("/api/v4/users/{user_id}/roles", update_roles, methods=["PUT"]),
+    Route("/api/v4/users/{user_id}/tokens", create_token, methods=["POST"]),
+    Route("/api/v4/users/{user_id}/tokens", list_tokens, methods=["GET"]),
+    Route("/api/v4/users/{user_id}/teams", user_teams, methods=["GET"]),
+    Route("/api/v4/users/{user_id}/teams/members", user_team_members, methods=["GET"]),
+    Route("/api/v4/users/{user_id}/teams/{team_id}/channels", user_channels, methods=["GET"]),
+    Route("/api/v4/users/{user_id}/teams/{team_id}/channels/members", user_channel_members, methods=["GET"]),
+    Route("/api/v4/bots", create_bot, methods=["POST"]),
+    Route("/api/v4/bots", list_bots, methods=["GET"]),
+    Route("/api/v4/bots/{bot_id}", get_bot, methods=["GET"]),
+]

@@ -1,0 +1,28 @@
+"""Mattermost-style identifiers: 26 lowercase characters, a random 128-bit value in base32."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+
+__all__ = ["new_id", "is_valid_id", "new_token"]
+
+_STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_MM = "ybndrfg8ejkmcpqxot1uwisza345h769"  # Mattermost's alphabet (server/public/model/utils.go)
+_TO_MM = str.maketrans(_STD, _MM)
+_ID_RE = re.compile(r"^[ybndrfg8ejkmcpqxot1uwisza345h769]{26}$")
+
+
+def new_id() -> str:
+    """A fresh id in Mattermost's format, from 16 random bytes."""
+    return base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").translate(_TO_MM)
+
+
+def new_token() -> str:
+    """Session, access-token and hook secrets share the id format, as in Mattermost."""
+    return new_id()
+
+
+def is_valid_id(value: object) -> bool:
+    return isinstance(value, str) and _ID_RE.match(value) is not None

@@ -1,0 +1,34 @@
+"""What every service is built from: the store, the event bus and the clock, passed in once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgenode.store import Store
+
+from .events import EventBus
+
+__all__ = ["Context", "DIRECTORY_SCOPE", "channel_scope"]
+
+DIRECTORY_SCOPE = "directory"
+"""The feed scope of users, teams and team memberships: replicated to every node of the mesh."""
+
+
+def channel_scope(channel_id: str) -> str:
+    """The feed scope of a channel, its members and everything posted in it."""
+    return f"channel:{channel_id}"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class Context:
+    store: Store
+    data_dir: Path
+    events: EventBus = field(default_factory=EventBus)
+    now_ms: Callable[[], int] = _now_ms

@@ -1,0 +1,270 @@
+"""Posts: create, read (Mattermost's PostList shape), threads, edits and deletes."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from typing import Any
+
+from crdt import Create, Delete, Op, Update
+from edgenode.ids import is_valid_id, new_id
+
+from .channels import ChannelService
+from .context import Context, channel_scope
+from .errors import BadRequest, Forbidden, NotFound
+from .events import Broadcast, Event
+from .models import loads
+from .users import Session
+
+__all__ = ["PostService", "MAX_MESSAGE_RUNES", "post_json"]
+
+MAX_MESSAGE_RUNES = 16_383
+_HASHTAG_RE = re.compile(r"(?<![\w#])#([A-Za-z][\w.-]{2,}[\w])")
+
+
+def parse_hashtags(message: str) -> str:
+    """Space-separated #tags of at least 3 characters, as Mattermost stores them."""
+    seen: list[str] = []
+    for tag in _HASHTAG_RE.findall(message):
+        tag = "#" + tag
+        if tag not in seen:
+            seen.append(tag)
+    return " ".join(seen)[:1000]
+
+
+def post_json(row: sqlite3.Row, *, reply_count: int = 0, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    deleted = bool(row["_deleted"]) or int(row["delete_at"] or 0) > 0
+    return {
+        "id": row["id"],
+        "create_at": int(row["create_at"] or 0),
+        "update_at": int(row["update_at"] or 0),
+        "edit_at": int(row["edit_at"] or 0),
+        "delete_at": int(row["delete_at"] or 0),
+        "is_pinned": bool(row["is_pinned"]),
+        "user_id": row["user_id"] or "",
+        "channel_id": row["channel_id"] or "",
+        "root_id": row["root_id"] or "",
+        "original_id": "",
+        "message": "" if deleted else row["message"] or "",
+        "type": row["type"] or "",
+        "props": loads(row["props"], {}),
+        "hashtags": row["hashtags"] or "",
+        "file_ids": loads(row["file_ids"], []),
+        "pending_post_id": row["pending_post_id"] or "",
+        "reply_count": reply_count,
+        "last_reply_at": 0,
+        "participants": None,
+        "metadata": metadata if metadata is not None else {},
+    }
+
+
+class PostService:
+    def __init__(self, ctx: Context, channels: ChannelService):
+        self._ctx = ctx
+        self._channels = channels
+
+    async def row(self, post_id: str) -> sqlite3.Row:
+        if not is_valid_id(post_id):
+            raise NotFound("Unable to find the post.", "app.post.get.app_error")
+        row = await self._ctx.store.fetchone("SELECT rowid AS _rowid, * FROM posts WHERE id = ? AND _deleted = 0", (post_id,))
+        if row is None:
+            raise NotFound("Unable to find the post.", "app.post.get.app_error")
+        return row
+
+    async def to_json(self, row: sqlite3.Row) -> dict[str, Any]:
+        root = row["root_id"] or row["id"]
+        count = await self._ctx.store.fetchone("SELECT count(*) FROM posts WHERE root_id = ? AND _deleted = 0", (root,))
+        return post_json(row, reply_count=int(count[0]) if count else 0)
+
+    async def readable(self, post_id: str, actor: Session) -> sqlite3.Row:
+        row = await self.row(post_id)
+        await self._channels.readable(row["channel_id"], actor)
+        return row
+
+    async def get(self, post_id: str, actor: Session) -> dict[str, Any]:
+        return await self.to_json(await self.readable(post_id, actor))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def check_message(self, message: object) -> str:
+        if not isinstance(message, str):
+            raise BadRequest("Invalid message: it must be a string.", "model.post.is_valid.msg.app_error")
+        if len(message) > MAX_MESSAGE_RUNES:
+            raise BadRequest(f"Invalid message: longer than {MAX_MESSAGE_RUNES} characters.", "model.post.is_valid.msg.app_error")
+        return message
+
+    async def create(self, body: dict[str, Any], actor: Session, *, as_user: str | None = None,
+                     check_membership: bool = True) -> dict[str, Any]:
+        """Create a post as the session's user (or `as_user`, for integrations that were already authorized)."""
+        channel_id = body.get("channel_id")
+        if not isinstance(channel_id, str) or not is_valid_id(channel_id):
+            raise BadRequest("Invalid channel_id.", "model.post.is_valid.channel_id.app_error")
+        message = self.check_message(body.get("message", ""))
+        file_ids = body.get("file_ids") or []
+        props = body.get("props") or {}
+        if not isinstance(props, dict):
+            raise BadRequest("Invalid props: it must be an object.", "model.post.is_valid.props.app_error")
+        if not isinstance(file_ids, list) or not all(isinstance(f, str) for f in file_ids) or len(file_ids) > 10:
+            raise BadRequest("Invalid file_ids.", "model.post.is_valid.file_ids.app_error")
+        if not message.strip() and not file_ids and not props.get("attachments"):
+            raise BadRequest("A post needs a message or a file.", "api.post.create_post.message_empty.app_error")
+        post_type = body.get("type", "")
+        if not isinstance(post_type, str) or (post_type and not post_type.startswith(("system_", "custom_", "slack_attachment", "me"))):
+            raise BadRequest("Invalid post type.", "model.post.is_valid.type.app_error")
+        channel = await self._channels.row(channel_id)
+        if check_membership and not await self._can_post(channel, actor):
+            raise Forbidden("You do not have the appropriate permissions.")
+        if int(channel["delete_at"] or 0):
+            raise Forbidden("The channel is archived.", "api.post.create_post.can_not_post_to_deleted.error")
+        root_id = body.get("root_id") or ""
+        deps = [("channel", channel_id)]
+        if root_id:
+            if not isinstance(root_id, str):
+                raise BadRequest("Invalid root_id.", "model.post.is_valid.root_id.app_error")
+            root = await self._ctx.store.fetchone("SELECT channel_id, root_id FROM posts WHERE id = ? AND _deleted = 0", (root_id,))
+            if root is None or root["channel_id"] != channel_id:
+                raise BadRequest("Invalid root_id.", "api.post.create_post.root_id.app_error")
+            if root["root_id"]:
+                root_id = root["root_id"]  # replying to a reply answers its thread
+            deps.append(("post", root_id))
+        pending = body.get("pending_post_id", "")
+        now = self._ctx.now_ms()
+        post_id = new_id()
+        fields: dict[str, Any] = {
+            "channel_id": channel_id, "user_id": as_user or actor.user_id, "message": message,
+            "create_at": now, "update_at": now,
+        }
+        # Only non-default fields travel: an omitted field is NULL, read back as its default.
+        optional = {"root_id": root_id, "type": post_type, "props": props, "file_ids": file_ids,
+                    "hashtags": parse_hashtags(message), "pending_post_id": pending if isinstance(pending, str) else ""}
+        fields.update({k: v for k, v in optional.items() if v})
+        ops: list[Op] = [Create("post", post_id, fields, deps=deps)]
+        await self._ctx.store.write(channel_scope(channel_id), ops)
+        post = await self.to_json(await self.row(post_id))
+        self._ctx.events.publish(Event("posted", {
+            "post": json.dumps(post), "channel_type": channel["type"], "channel_display_name": channel["display_name"] or "",
+            "channel_name": channel["name"], "sender_name": "@" + await self._username(post["user_id"]),
+            "team_id": channel["team_id"] or "", "set_online": True,
+        }, Broadcast(channel_id=channel_id)))
+        return post
+
+    async def _username(self, user_id: str) -> str:
+        row = await self._ctx.store.fetchone("SELECT username FROM users WHERE id = ?", (user_id,))
+        return row[0] if row else ""
+
+    async def _can_post(self, channel: sqlite3.Row, actor: Session) -> bool:
+        return await self._ctx.store.fetchone(
+            "SELECT 1 FROM channel_members WHERE channel_id = ? AND user_id = ?", (channel["id"], actor.user_id)) is not None
+
+    async def _check_own_or_admin(self, row: sqlite3.Row, actor: Session, what: str) -> None:
+        if row["user_id"] == actor.user_id or actor.is_system_admin:
+            return
+        roles = await self._ctx.store.fetchone(
+            "SELECT a.roles FROM channel_member_attrs a WHERE a.id = ?", (f"{row['channel_id']}:{actor.user_id}",))
+        if roles is not None and roles[0] and "channel_admin" in roles[0].split():
+            return
+        raise Forbidden(f"You do not have the appropriate permissions to {what} this post.")
+
+    async def patch(self, post_id: str, body: dict[str, Any], actor: Session) -> dict[str, Any]:
+        row = await self.readable(post_id, actor)
+        await self._check_own_or_admin(row, actor, "edit")
+        channel = await self._channels.row(row["channel_id"])
+        if int(channel["delete_at"] or 0):
+            raise Forbidden("The channel is archived.", "api.post.update_post.can_not_update_post_in_deleted.error")
+        now = self._ctx.now_ms()
+        fields: dict[str, Any] = {"update_at": now}
+        if "message" in body:
+            fields["message"] = self.check_message(body["message"])
+            fields["hashtags"] = parse_hashtags(fields["message"])
+            fields["edit_at"] = now
+        if "is_pinned" in body:
+            if not isinstance(body["is_pinned"], bool):
+                raise BadRequest("Invalid is_pinned.", "model.post.is_valid.is_pinned.app_error")
+            fields["is_pinned"] = body["is_pinned"]
+        if "props" in body:
+            if not isinstance(body["props"], dict):
+                raise BadRequest("Invalid props: it must be an object.", "model.post.is_valid.props.app_error")
+            fields["props"] = body["props"]
+        if "file_ids" in body:
+            if not isinstance(body["file_ids"], list) or not all(isinstance(f, str) for f in body["file_ids"]):
+                raise BadRequest("Invalid file_ids.", "model.post.is_valid.file_ids.app_error")
+            fields["file_ids"] = body["file_ids"]
+        await self._ctx.store.write(channel_scope(row["channel_id"]), [Update("post", post_id, fields)])
+        post = await self.to_json(await self.row(post_id))
+        self._ctx.events.publish(Event("post_edited", {"post": json.dumps(post)}, Broadcast(channel_id=row["channel_id"])))
+        return post
+
+    async def delete(self, post_id: str, actor: Session) -> None:
+        row = await self.readable(post_id, actor)
+        await self._check_own_or_admin(row, actor, "delete")
+        now = self._ctx.now_ms()
+        post = await self.to_json(row)
+        # delete_at for API readers, and a tombstone so no replica ever shows it again
+        ops: list[Op] = [Update("post", post_id, {"delete_at": now, "update_at": now}), Delete("post", post_id)]
+        replies = await self._ctx.store.fetchall("SELECT id FROM posts WHERE root_id = ? AND _deleted = 0", (post_id,))
+        for reply in replies:
+            ops += [Update("post", reply["id"], {"delete_at": now, "update_at": now}), Delete("post", reply["id"])]
+        await self._ctx.store.write(channel_scope(row["channel_id"]), ops)
+        post["delete_at"] = now
+        post["message"] = ""
+        self._ctx.events.publish(Event("post_deleted", {"post": json.dumps(post), "delete_by": actor.user_id},
+                                       Broadcast(channel_id=row["channel_id"])))
+
+    # -- reading lists ---------------------------------------------------------------------
+
+    async def post_list(self, rows: list[sqlite3.Row], *, next_post_id: str = "", prev_post_id: str = "",
+                        has_next: bool = False) -> dict[str, Any]:
+        posts = {}
+        order = []
+        for row in rows:
+            posts[row["id"]] = await self.to_json(row)
+            order.append(row["id"])
+        return {"order": order, "posts": posts, "next_post_id": next_post_id, "prev_post_id": prev_post_id,
+                "has_next": has_next, "first_inaccessible_post_time": 0}
+
+    async def for_channel(self, channel_id: str, actor: Session, *, page: int = 0, per_page: int = 60, since: int = 0,
+                          before: str = "", after: str = "") -> dict[str, Any]:
+        """Mattermost's GET /channels/{id}/posts: `since` wins, else before/after a post id, else newest first."""
+        await self._channels.readable(channel_id, actor)
+        store = self._ctx.store
+        cols = "rowid AS _rowid, *"
+        if since:
+            rows = await store.fetchall(
+                f"SELECT {cols} FROM posts WHERE channel_id = ? AND _deleted = 0 AND (update_at >= ? OR create_at >= ?) "
+                "ORDER BY create_at DESC, id DESC", (channel_id, since, since))
+            return await self.post_list(rows)
+        if before or after:
+            anchor = await store.fetchone("SELECT create_at FROM posts WHERE id = ? AND channel_id = ?", (before or after, channel_id))
+            if anchor is None:
+                return await self.post_list([])
+            if before:
+                rows = await store.fetchall(
+                    f"SELECT {cols} FROM posts WHERE channel_id = ? AND _deleted = 0 AND create_at < ? "
+                    "ORDER BY create_at DESC, id DESC LIMIT ? OFFSET ?", (channel_id, anchor[0], per_page, page * per_page))
+                newer = await store.fetchone("SELECT id FROM posts WHERE channel_id = ? AND _deleted = 0 AND create_at >= ? "
+                                             "ORDER BY create_at ASC LIMIT 1", (channel_id, anchor[0]))
+                older = await store.fetchone("SELECT id FROM posts WHERE channel_id = ? AND _deleted = 0 AND create_at < ? "
+                                             "ORDER BY create_at DESC LIMIT 1 OFFSET ?", (channel_id, anchor[0], (page + 1) * per_page))
+                return await self.post_list(rows, next_post_id=newer[0] if newer else "", prev_post_id=older[0] if older else "")
+            rows = await store.fetchall(
+                f"SELECT {cols} FROM posts WHERE channel_id = ? AND _deleted = 0 AND create_at > ? "
+                "ORDER BY create_at ASC, id ASC LIMIT ? OFFSET ?", (channel_id, anchor[0], per_page + 1, page * per_page))
+            has_next = len(rows) > per_page
+            rows = list(reversed(rows[:per_page]))
+            return await self.post_list(rows, next_post_id=rows[0]["id"] if has_next and rows else "",
+                                        prev_post_id=after, has_next=has_next)
+        rows = await store.fetchall(
+            f"SELECT {cols} FROM posts WHERE channel_id = ? AND _deleted = 0 ORDER BY create_at DESC, id DESC LIMIT ? OFFSET ?",
+            (channel_id, per_page + 1, page * per_page))
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        return await self.post_list(rows, prev_post_id=rows[-1]["id"] if more and rows else "")
+
+    async def thread(self, post_id: str, actor: Session) -> dict[str, Any]:
+        row = await self.readable(post_id, actor)
+        root = row["root_id"] or row["id"]
+        rows = await self._ctx.store.fetchall(
+            "SELECT rowid AS _rowid, * FROM posts WHERE (id = ? OR root_id = ?) AND _deleted = 0 ORDER BY create_at DESC, id DESC",
+            (root, root))
+        return await self.post_list(rows)

@@ -1,0 +1,162 @@
+"""Teams and team membership."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from crdt import Create, Op, Update
+from edgenode.ids import new_id, new_token
+
+from .audit import AuditLog
+from .context import DIRECTORY_SCOPE, Context
+from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .membership import Memberships, member_id
+from .models import team_json, team_member_json
+from .users import Session
+
+__all__ = ["TeamService", "DEFAULT_CHANNELS"]
+
+_TEAM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
+DEFAULT_CHANNELS = (("town-square", "Town Square"), ("off-topic", "Off-Topic"))
+
+
+class TeamService:
+    def __init__(self, ctx: Context, members: Memberships, audit: AuditLog):
+        self._ctx = ctx
+        self._members = members
+        self._audit = audit
+        self.on_member_added: list[Any] = []  # callbacks(team_id, user_id, actor): the channel service joins defaults
+
+    async def row(self, team_id: str) -> Any:
+        row = await self._ctx.store.fetchone("SELECT * FROM teams WHERE id = ? AND _deleted = 0", (team_id,))
+        if row is None:
+            raise NotFound("Unable to find the team.", "app.team.get.find.app_error")
+        return row
+
+    async def get(self, team_id: str, actor: Session) -> dict[str, Any]:
+        row = await self.row(team_id)
+        await self._check_visible(row, actor)
+        return team_json(row)
+
+    async def get_by_name(self, name: str, actor: Session) -> dict[str, Any]:
+        row = await self._ctx.store.fetchone("SELECT * FROM teams WHERE name = ? AND _deleted = 0", (name,))
+        if row is None:
+            raise NotFound("Unable to find the team.", "app.team.get_by_name.missing.app_error")
+        await self._check_visible(row, actor)
+        return team_json(row)
+
+    async def _check_visible(self, row: Any, actor: Session) -> None:
+        if row["type"] == "I" and not actor.is_system_admin and not await self._members.is_team_member(row["id"], actor.user_id):
+            raise Forbidden("You do not have the appropriate permissions.")
+
+    async def for_user(self, user_id: str) -> list[dict[str, Any]]:
+        rows = await self._ctx.store.fetchall(
+            "SELECT t.* FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ? AND t._deleted = 0 "
+            "ORDER BY t.display_name", (user_id,))
+        return [team_json(r) for r in rows]
+
+    async def list(self, page: int, per_page: int, actor: Session) -> list[dict[str, Any]]:
+        rows = await self._ctx.store.fetchall(
+            "SELECT * FROM teams WHERE _deleted = 0 AND (type = 'O' OR ?) ORDER BY display_name LIMIT ? OFFSET ?",
+            (int(actor.is_system_admin), per_page, page * per_page))
+        return [team_json(r) for r in rows]
+
+    async def create(self, body: dict[str, Any], actor: Session) -> dict[str, Any]:
+        name = body.get("name")
+        if not isinstance(name, str) or not _TEAM_NAME_RE.match(name):
+            raise BadRequest("Name must be 2 to 64 lowercase letters, digits or '-'.", "model.team.is_valid.name.app_error")
+        display_name = body.get("display_name")
+        if not isinstance(display_name, str) or not 1 <= len(display_name) <= 64:
+            raise BadRequest("Invalid display name.", "model.team.is_valid.name.app_error")
+        team_type = body.get("type", "O")
+        if team_type not in ("O", "I"):
+            raise BadRequest("Invalid type.", "model.team.is_valid.type.app_error")
+        if await self._ctx.store.fetchone("SELECT 1 FROM teams WHERE name = ? AND _deleted = 0", (name,)):
+            raise Conflict("A team with that name already exists.", "app.team.save.existing.app_error")
+        now = self._ctx.now_ms()
+        team_id = new_id()
+        fields = {
+            "name": name, "display_name": display_name, "type": team_type,
+            "description": body.get("description", "") if isinstance(body.get("description"), str) else "",
+            "email": body.get("email", "") if isinstance(body.get("email"), str) else "",
+            "invite_id": new_token(), "allow_open_invite": bool(body.get("allow_open_invite", team_type == "O")),
+            "creator_id": actor.user_id, "create_at": now, "update_at": now, "delete_at": 0,
+        }
+        ops: list[Op] = [Create("team", team_id, fields), *self._member_ops(team_id, actor.user_id, "team_user team_admin")]
+        await self._ctx.store.write(DIRECTORY_SCOPE, ops)
+        await self._joined(team_id, actor.user_id, actor)
+        return team_json(await self.row(team_id))
+
+    def _member_ops(self, team_id: str, user_id: str, roles: str) -> list[Op]:
+        return [
+            self._members.add("team.members", team_id, user_id),
+            Create("team_member", member_id(team_id, user_id), {"team_id": team_id, "user_id": user_id, "roles": roles},
+                   deps=[("team", team_id)]),
+        ]
+
+    async def _joined(self, team_id: str, user_id: str, actor: Session) -> None:
+        for callback in self.on_member_added:
+            await callback(team_id, user_id, actor)
+
+    async def add_member(self, team_id: str, user_id: str, actor: Session) -> dict[str, Any]:
+        team = await self.row(team_id)
+        target = await self._ctx.store.fetchone("SELECT 1 FROM users WHERE id = ? AND _deleted = 0", (user_id,))
+        if target is None:
+            raise NotFound("Unable to find the user.", "app.user.missing_account.const")
+        roles = await self._members.team_roles(team_id, actor.user_id)
+        is_admin = actor.is_system_admin or (roles is not None and "team_admin" in roles.split())
+        self_join_open = user_id == actor.user_id and team["type"] == "O" and bool(team["allow_open_invite"])
+        if not (is_admin or self_join_open or roles is not None):
+            raise Forbidden("You do not have the appropriate permissions.")
+        if not await self._members.is_team_member(team_id, user_id):
+            await self._ctx.store.write(DIRECTORY_SCOPE, self._member_ops(team_id, user_id, "team_user"))
+            await self._audit.record("addTeamMember", user_id=actor.user_id, extra=f"team={team_id} user={user_id}")
+            await self._joined(team_id, user_id, actor)
+        return await self.member(team_id, user_id)
+
+    async def remove_member(self, team_id: str, user_id: str, actor: Session) -> None:
+        await self.row(team_id)
+        roles = await self._members.team_roles(team_id, actor.user_id)
+        if user_id != actor.user_id and not actor.is_system_admin and not (roles and "team_admin" in roles.split()):
+            raise Forbidden("You do not have the appropriate permissions.")
+        remove = await self._members.remove("team.members", team_id, user_id)
+        if remove is None:
+            raise NotFound("Unable to find the team member.", "app.team.get_member.missing.app_error")
+        await self._ctx.store.write(DIRECTORY_SCOPE, [remove])
+        await self._audit.record("removeTeamMember", user_id=actor.user_id, extra=f"team={team_id} user={user_id}")
+
+    async def member(self, team_id: str, user_id: str) -> dict[str, Any]:
+        roles = await self._members.team_roles(team_id, user_id)
+        if roles is None:
+            raise NotFound("Unable to find the team member.", "app.team.get_member.missing.app_error")
+        return team_member_json(team_id, user_id, roles)
+
+    async def members(self, team_id: str, page: int, per_page: int) -> list[dict[str, Any]]:
+        rows = await self._ctx.store.fetchall(
+            "SELECT m.user_id, a.roles FROM team_members m LEFT JOIN team_member_attrs a ON a.id = m.team_id || ':' || m.user_id "
+            "WHERE m.team_id = ? ORDER BY m.user_id LIMIT ? OFFSET ?", (team_id, per_page, page * per_page))
+        return [team_member_json(team_id, r["user_id"], r["roles"]) for r in rows]
+
+    async def members_for_user(self, user_id: str) -> list[dict[str, Any]]:
+        rows = await self._ctx.store.fetchall(
+            "SELECT m.team_id, a.roles FROM team_members m LEFT JOIN team_member_attrs a ON a.id = m.team_id || ':' || m.user_id "
+            "WHERE m.user_id = ?", (user_id,))
+        return [team_member_json(r["team_id"], user_id, r["roles"]) for r in rows]
+
+    async def patch(self, team_id: str, body: dict[str, Any], actor: Session) -> dict[str, Any]:
+        await self.row(team_id)
+        roles = await self._members.team_roles(team_id, actor.user_id)
+        if not actor.is_system_admin and not (roles and "team_admin" in roles.split()):
+            raise Forbidden("You do not have the appropriate permissions.")
+        fields: dict[str, Any] = {}
+        for name, limit in (("display_name", 64), ("description", 255), ("email", 128), ("allowed_domains", 1000)):
+            if name in body:
+                if not isinstance(body[name], str) or len(body[name]) > limit:
+                    raise BadRequest(f"Invalid {name}.", f"model.team.is_valid.{name}.app_error")
+                fields[name] = body[name]
+        if "allow_open_invite" in body:
+            fields["allow_open_invite"] = bool(body["allow_open_invite"])
+        fields["update_at"] = self._ctx.now_ms()
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Update("team", team_id, fields)])
+        return team_json(await self.row(team_id))

@@ -1,0 +1,313 @@
+"""Users, sessions, personal access tokens and bots."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from crdt import Create, Update
+from edgenode.ids import is_valid_id, new_id, new_token
+
+from .audit import AuditLog
+from .context import DIRECTORY_SCOPE, Context
+from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from .models import user_json
+
+__all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER"]
+
+SYSTEM_ADMIN = "system_admin"
+SYSTEM_USER = "system_user"
+SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000
+_USERNAME_RE = re.compile(r"^[a-z][a-z0-9.\-_]{2,21}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_RESERVED = {"all", "channel", "here", "matterbot", "system"}
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    token: str
+    user_id: str
+    roles: str
+    is_token: bool = False
+
+    @property
+    def is_system_admin(self) -> bool:
+        return SYSTEM_ADMIN in self.roles.split()
+
+
+def check_username(username: object) -> str:
+    if not isinstance(username, str) or not _USERNAME_RE.match(username) or username in _RESERVED:
+        raise BadRequest(
+            "Invalid username: 3-22 lowercase letters, digits, '.', '-' or '_', starting with a letter.",
+            "model.user.is_valid.username.app_error",
+        )
+    return username
+
+
+class UserService:
+    def __init__(self, ctx: Context, audit: AuditLog):
+        self._ctx = ctx
+        self._audit = audit
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def row(self, user_id: str) -> sqlite3.Row:
+        row = await self._ctx.store.fetchone("SELECT * FROM users WHERE id = ? AND _deleted = 0", (user_id,))
+        if row is None:
+            raise NotFound("Unable to find the user.", "app.user.missing_account.const")
+        return row
+
+    async def get(self, user_id: str) -> dict[str, Any]:
+        return user_json(await self.row(user_id))
+
+    async def get_by_username(self, username: str) -> dict[str, Any]:
+        row = await self._ctx.store.fetchone("SELECT * FROM users WHERE username = ? AND _deleted = 0", (username,))
+        if row is None:
+            raise NotFound("Unable to find an existing account matching your username.", "app.user.get_by_username.app_error")
+        return user_json(row)
+
+    async def get_many(self, ids: list[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = await self._ctx.store.fetchall(f"SELECT * FROM users WHERE id IN ({marks}) AND _deleted = 0", ids)
+        return [user_json(r) for r in rows]
+
+    async def get_many_by_username(self, names: list[str]) -> list[dict[str, Any]]:
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        rows = await self._ctx.store.fetchall(f"SELECT * FROM users WHERE username IN ({marks}) AND _deleted = 0", names)
+        return [user_json(r) for r in rows]
+
+    async def list(self, page: int, per_page: int, in_team: str | None = None, in_channel: str | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT u.* FROM users u", []
+        if in_team:
+            sql += " JOIN team_members m ON m.user_id = u.id AND m.team_id = ?"
+            params.append(in_team)
+        if in_channel:
+            sql += " JOIN channel_members cm ON cm.user_id = u.id AND cm.channel_id = ?"
+            params.append(in_channel)
+        sql += " WHERE u._deleted = 0 ORDER BY u.username LIMIT ? OFFSET ?"
+        rows = await self._ctx.store.fetchall(sql, (*params, per_page, page * per_page))
+        return [user_json(r) for r in rows]
+
+    async def search(self, term: str, limit: int = 100, team_id: str | None = None) -> list[dict[str, Any]]:
+        like = term.lower().lstrip("@").replace("%", r"\%").replace("_", r"\_") + "%"
+        sql = "SELECT u.* FROM users u"
+        params: list[Any] = []
+        if team_id:
+            sql += " JOIN team_members m ON m.user_id = u.id AND m.team_id = ?"
+            params.append(team_id)
+        sql += (" WHERE u._deleted = 0 AND (lower(u.username) LIKE ? ESCAPE '\\' OR lower(u.first_name) LIKE ? ESCAPE '\\'"
+                " OR lower(u.last_name) LIKE ? ESCAPE '\\' OR lower(u.nickname) LIKE ? ESCAPE '\\') ORDER BY u.username LIMIT ?")
+        rows = await self._ctx.store.fetchall(sql, (*params, like, like, like, like, limit))
+        return [user_json(r) for r in rows]
+
+    async def count(self) -> int:
+        row = await self._ctx.store.fetchone("SELECT count(*) FROM users WHERE _deleted = 0")
+        return int(row[0]) if row else 0
+
+    # -- creating --------------------------------------------------------------------------
+
+    async def create(self, body: dict[str, Any], *, is_bot: bool = False, bot_owner_id: str = "",
+                     bot_description: str = "") -> dict[str, Any]:
+        """Create a user; on a node with no users yet the first one becomes system admin, as in Mattermost."""
+        username = check_username(str(body.get("username", "")).lower() if isinstance(body.get("username"), str) else body.get("username"))
+        email = body.get("email", "")
+        if not is_bot:
+            if not isinstance(email, str) or not _EMAIL_RE.match(email) or len(email) > 128:
+                raise BadRequest("Invalid email.", "model.user.is_valid.email.app_error")
+            password = body.get("password")
+            if not isinstance(password, str) or not 5 <= len(password) <= 72:
+                raise BadRequest("Your password must contain between 5 and 72 characters.",
+                                 "model.user.is_valid.pwd_length.app_error")
+        else:
+            email = email or f"{username}@localhost"
+            password = None
+        for name in ("first_name", "last_name", "nickname", "position"):
+            value = body.get(name, "")
+            if not isinstance(value, str) or len(value) > 64:
+                raise BadRequest(f"Invalid {name}.", f"model.user.is_valid.{name}.app_error")
+        if await self._ctx.store.fetchone("SELECT 1 FROM users WHERE username = ? AND _deleted = 0", (username,)):
+            raise Conflict("An account with that username already exists.", "app.user.save.username_exists.app_error")
+        if await self._ctx.store.fetchone("SELECT 1 FROM users WHERE lower(email) = lower(?) AND _deleted = 0", (email,)):
+            raise Conflict("An account with that email already exists.", "app.user.save.email_exists.app_error")
+        first = await self.count() == 0 and not is_bot
+        roles = f"{SYSTEM_ADMIN} {SYSTEM_USER}" if first else SYSTEM_USER
+        password_hash = await asyncio.to_thread(_hasher.hash, password) if password else ""
+        now = self._ctx.now_ms()
+        user_id = new_id()
+        fields = {
+            "username": username, "email": email, "roles": roles, "password_hash": password_hash,
+            "first_name": body.get("first_name", ""), "last_name": body.get("last_name", ""),
+            "nickname": body.get("nickname", ""), "position": body.get("position", ""),
+            "locale": body.get("locale") if isinstance(body.get("locale"), str) else "en",
+            "is_bot": is_bot, "bot_description": bot_description, "bot_owner_id": bot_owner_id,
+            "create_at": now, "update_at": now, "delete_at": 0, "last_password_update": now,
+        }
+        if isinstance(body.get("props"), dict):
+            fields["props"] = body["props"]
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Create("user", user_id, fields)])
+        return await self.get(user_id)
+
+    async def patch(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        await self.row(user_id)
+        fields: dict[str, Any] = {}
+        for name in ("first_name", "last_name", "nickname", "position", "locale"):
+            if name in body:
+                if not isinstance(body[name], str) or len(body[name]) > 64:
+                    raise BadRequest(f"Invalid {name}.", f"model.user.is_valid.{name}.app_error")
+                fields[name] = body[name]
+        if "username" in body:
+            fields["username"] = check_username(body["username"])
+        for name in ("props", "notify_props", "timezone"):
+            if name in body:
+                if not isinstance(body[name], dict):
+                    raise BadRequest(f"Invalid {name}.", f"model.user.is_valid.{name}.app_error")
+                fields[name] = body[name]
+        fields["update_at"] = self._ctx.now_ms()
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, fields)])
+        return await self.get(user_id)
+
+    async def set_roles(self, user_id: str, roles: str, actor: Session) -> None:
+        if not actor.is_system_admin:
+            raise Forbidden("You do not have the appropriate permissions.")
+        allowed = {SYSTEM_ADMIN, SYSTEM_USER, "system_guest"}
+        wanted = roles.split()
+        if not wanted or not set(wanted) <= allowed:
+            raise BadRequest("Invalid roles.", "api.user.update_user_roles.invalid_roles")
+        await self.row(user_id)
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, {"roles": " ".join(wanted),
+                                                                             "update_at": self._ctx.now_ms()})])
+        await self._audit.record("updateUserRoles", user_id=actor.user_id, extra=f"user={user_id} roles={roles}")
+
+    # -- sessions --------------------------------------------------------------------------
+
+    async def login(self, login_id: str, password: str, device_id: str = "", ip: str = "") -> tuple[Session, dict[str, Any]]:
+        row = await self._ctx.store.fetchone(
+            "SELECT * FROM users WHERE (username = lower(?) OR lower(email) = lower(?)) AND _deleted = 0 AND is_bot IS NOT 1",
+            (login_id, login_id),
+        )
+        ok = False
+        if row is not None and row["password_hash"]:
+            try:
+                ok = await asyncio.to_thread(_hasher.verify, row["password_hash"], password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        if row is None or not ok or int(row["delete_at"] or 0) > 0:
+            await self._audit.record("failedLogin", user_id=row["id"] if row is not None else "",
+                                     extra=f"login_id={login_id}", ip=ip)
+            raise Unauthorized("Enter a valid email or username and/or password.",
+                               "api.user.login.invalid_credentials_email_username")
+        session = await self._new_session(row["id"], row["roles"] or SYSTEM_USER, device_id)
+        await self._audit.record("login", user_id=row["id"], ip=ip, session_id=session.id)
+        return session, user_json(row)
+
+    async def _new_session(self, user_id: str, roles: str, device_id: str = "", is_token: bool = False,
+                           token: str | None = None) -> Session:
+        session = Session(new_id(), token or new_token(), user_id, roles, is_token)
+        now = self._ctx.now_ms()
+        row = (session.token, session.id, user_id, now, now + SESSION_LIFETIME_MS, now, device_id, int(is_token))
+        await self._ctx.store.write_local(lambda conn: conn.execute(
+            "INSERT INTO sessions (token, id, user_id, create_at, expires_at, last_activity_at, device_id, is_token) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row))
+        return session
+
+    async def logout(self, session: Session) -> None:
+        await self._ctx.store.write_local(lambda conn: conn.execute("DELETE FROM sessions WHERE token = ?", (session.token,)))
+        await self._audit.record("logout", user_id=session.user_id, session_id=session.id)
+
+    async def session_for_token(self, token: str) -> Session | None:
+        """The session a bearer token stands for: a login session or a personal access token."""
+        if not token or len(token) > 64:
+            return None
+        row = await self._ctx.store.fetchone(
+            "SELECT s.id, s.user_id, s.expires_at, u.roles, u.delete_at FROM sessions s JOIN users u ON u.id = s.user_id "
+            "WHERE s.token = ? AND u._deleted = 0", (token,))
+        if row is not None:
+            if row["expires_at"] < self._ctx.now_ms() or int(row["delete_at"] or 0) > 0:
+                return None
+            return Session(row["id"], token, row["user_id"], row["roles"] or SYSTEM_USER)
+        row = await self._ctx.store.fetchone(
+            "SELECT t.id, t.user_id, u.roles, u.delete_at FROM access_tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.token = ? AND t.is_active = 1 AND u._deleted = 0", (token,))
+        if row is not None and not int(row["delete_at"] or 0):
+            return Session(row["id"], token, row["user_id"], row["roles"] or SYSTEM_USER, is_token=True)
+        return None
+
+    # -- personal access tokens ------------------------------------------------------------
+
+    async def create_access_token(self, user_id: str, description: str, actor: Session) -> dict[str, Any]:
+        if actor.user_id != user_id and not actor.is_system_admin:
+            raise Forbidden("You do not have the appropriate permissions.")
+        if not isinstance(description, str) or not description or len(description) > 255:
+            raise BadRequest("Invalid description.", "model.user_access_token.is_valid.description.app_error")
+        await self.row(user_id)
+        token_id, token = new_id(), new_token()
+        await self._ctx.store.write_local(lambda conn: conn.execute(
+            "INSERT INTO access_tokens (id, token, user_id, description) VALUES (?, ?, ?, ?)",
+            (token_id, token, user_id, description)))
+        await self._audit.record("createUserAccessToken", user_id=actor.user_id, extra=f"user={user_id} token_id={token_id}")
+        return {"id": token_id, "token": token, "user_id": user_id, "description": description, "is_active": True}
+
+    async def list_access_tokens(self, user_id: str, actor: Session) -> list[dict[str, Any]]:
+        if actor.user_id != user_id and not actor.is_system_admin:
+            raise Forbidden("You do not have the appropriate permissions.")
+        rows = await self._ctx.store.fetchall("SELECT id, user_id, description, is_active FROM access_tokens WHERE user_id = ?",
+                                              (user_id,))
+        return [{"id": r["id"], "user_id": r["user_id"], "description": r["description"], "is_active": bool(r["is_active"])}
+                for r in rows]
+
+    async def revoke_access_token(self, token_id: str, actor: Session) -> None:
+        row = await self._ctx.store.fetchone("SELECT user_id FROM access_tokens WHERE id = ?", (token_id,))
+        if row is None:
+            raise NotFound("Unable to find the token.", "app.user_access_token.get_by_id.app_error")
+        if row["user_id"] != actor.user_id and not actor.is_system_admin:
+            raise Forbidden("You do not have the appropriate permissions.")
+        await self._ctx.store.write_local(lambda conn: conn.execute("DELETE FROM access_tokens WHERE id = ?", (token_id,)))
+        await self._audit.record("revokeUserAccessToken", user_id=actor.user_id, extra=f"token_id={token_id}")
+
+    # -- bots ------------------------------------------------------------------------------
+
+    async def create_bot(self, body: dict[str, Any], actor: Session) -> dict[str, Any]:
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > 1024:
+            raise BadRequest("Invalid description.", "model.bot.is_valid.description.app_error")
+        display_name = body.get("display_name", "")
+        if not isinstance(display_name, str) or len(display_name) > 64:
+            raise BadRequest("Invalid display name.", "model.bot.is_valid.username.app_error")
+        user = await self.create({"username": body.get("username"), "first_name": display_name},
+                                 is_bot=True, bot_owner_id=actor.user_id, bot_description=description)
+        await self._audit.record("createBot", user_id=actor.user_id, extra=f"bot={user['id']}")
+        return await self.bot(user["id"])
+
+    async def bot(self, user_id: str) -> dict[str, Any]:
+        if not is_valid_id(user_id):
+            raise NotFound("Unable to find the bot.", "store.sql_bot.get.missing.app_error")
+        row = await self._ctx.store.fetchone("SELECT * FROM users WHERE id = ? AND is_bot = 1 AND _deleted = 0", (user_id,))
+        if row is None:
+            raise NotFound("Unable to find the bot.", "store.sql_bot.get.missing.app_error")
+        return _bot_json(row)
+
+    async def bots(self, page: int, per_page: int) -> list[dict[str, Any]]:
+        rows = await self._ctx.store.fetchall("SELECT * FROM users WHERE is_bot = 1 AND _deleted = 0 ORDER BY username "
+                                              "LIMIT ? OFFSET ?", (per_page, page * per_page))
+        return [_bot_json(r) for r in rows]
+
+
+def _bot_json(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "user_id": row["id"], "username": row["username"], "display_name": row["first_name"] or "",
+        "description": row["bot_description"] or "", "owner_id": row["bot_owner_id"] or "",
+        "create_at": int(row["create_at"] or 0), "update_at": int(row["update_at"] or 0),
+        "delete_at": int(row["delete_at"] or 0),
+    }
