@@ -114,7 +114,8 @@ def _check_fields(fields: object) -> Fields:
         if len(fields) > MAX_FIELDS:
             raise OversizedError(f"{len(fields)} fields in one op; the limit is {MAX_FIELDS}")
         if _plain_fields(fields):
-            return tuple(sorted(fields.items()))
+            # canonical msgpack already sorted the keys: then no pairs need comparing
+            return tuple(fields.items()) if list(fields) == sorted(fields) else tuple(sorted(fields.items()))
         return tuple(sorted((_check_name("field name", k), check_value(v)) for k, v in fields.items()))
     if isinstance(fields, Mapping):
         items = list(fields.items())

@@ -282,8 +282,7 @@ class Writer:
                 return self._fork(rowid, fresh[0], result)
             raise exc
         now = self._now_ms()
-        for op in fresh:
-            clock.check(op.stamp, now)
+        clock.check(fresh[-1].stamp, now)  # stamps increase along a verified feed: the last is the latest
         conn.executemany(
             "INSERT INTO ops (feed, seq, prev, hlc, body, sig) VALUES (?, ?, ?, ?, ?, ?)",
             [(rowid, op.seq, op.prev, _hlc(op.stamp), op.body, op.signature) for op in fresh],
