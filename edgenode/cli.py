@@ -58,8 +58,12 @@ def serve(data: str | None, host: str, port: int) -> None:
     """Start the node: its store and the Mattermost-compatible API, until interrupted."""
 
     async def work(node: Node) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         click.echo(f"edgenode node {node.id}: data in {node.data_dir}; API on http://{host}:{port}", err=True)
-        await serve_http(node, host, port)
+        await serve_http(node, host, port, stop)
         click.echo("edgenode: stopped", err=True)
 
     _run(data, work)

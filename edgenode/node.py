@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +38,29 @@ async def open_node(data_dir: Path) -> AsyncIterator[Node]:
         yield Node(data_dir, store, Services.build(Context(store, data_dir)))
 
 
-async def serve_http(node: Node, host: str, port: int) -> None:
-    """Serve the Mattermost-compatible API until the server is told to stop (SIGINT/SIGTERM)."""
+async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve the Mattermost-compatible API until `stop` is set (the CLI sets it on SIGINT/SIGTERM)."""
     import uvicorn
 
     from edgenode.api.app import build_app
 
+    class _Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # Signals belong to the caller, which owns the store's lifetime: uvicorn must not
+            # re-raise them after shutdown, or the process dies before the store is closed.
+            yield
+
     config = uvicorn.Config(build_app(node.services), host=host, port=port, log_level="warning",
                             lifespan="off", ws="auto")
-    await uvicorn.Server(config).serve()
+    server = _Server(config)
+
+    async def stop_when_told() -> None:
+        await stop.wait()
+        server.should_exit = True  # also honoured if set before the server finished starting
+
+    watcher = asyncio.create_task(stop_when_told())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()

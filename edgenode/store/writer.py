@@ -87,18 +87,23 @@ class Writer:
 
     async def open(self) -> list[str]:
         loop = asyncio.get_running_loop()
-        applied = await loop.run_in_executor(self._executor, self._open)
+        try:
+            applied = await loop.run_in_executor(self._executor, self._open)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            raise
         self._task = asyncio.create_task(self._run(), name="edgenode-writer")
         return applied
 
     def _open(self) -> list[str]:
         conn = connect(self._path)
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")
             applied = migrate(conn, self._schema, self._migrations)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             conn.close()
             raise
         self._conn = conn
@@ -112,8 +117,9 @@ class Writer:
             await self._queue.put(None)
             await self._task
             self._task = None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close)
+        if self._conn is not None:  # after a failed open there is nothing left to close
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
 
     def _close(self) -> None:
@@ -162,8 +168,8 @@ class Writer:
         conn = self._conn
         assert conn is not None and self._mat is not None and self._clock is not None
         outcomes: list[tuple[bool, Any]] = []
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")  # inside the try: a locked or failing disk fails this batch, not the writer
             for run in runs:
                 conn.execute("SAVEPOINT request")
                 try:
