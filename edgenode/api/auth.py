@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from edgenode.services import Session, Unauthorized
 
 __all__ = ["token_from", "require_session", "session_or_none"]
 
 
-def token_from(request: Request) -> tuple[str, bool]:
+def token_from(request: HTTPConnection) -> tuple[str, bool]:
     """The token and whether it came from the cookie (Mattermost's order: cookie, Bearer, Token, query)."""
     cookie = request.cookies.get("MMAUTHTOKEN")
     if cookie:

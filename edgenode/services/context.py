@@ -10,6 +10,7 @@ from pathlib import Path
 from edgenode.store import Store
 
 from .events import EventBus
+from .presence import Presence
 
 __all__ = ["Context", "DIRECTORY_SCOPE", "channel_scope"]
 
@@ -32,3 +33,4 @@ class Context:
     data_dir: Path
     events: EventBus = field(default_factory=EventBus)
     now_ms: Callable[[], int] = _now_ms
+    presence: Presence = field(default_factory=Presence)
