@@ -8,7 +8,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crdt import CrdtError
 from edgenode.services.errors import ServiceError
+from edgenode.store import SchemaViolation
+from sync import DecodeError as SyncDecodeError
 
 from .json import json_response
 
@@ -48,9 +51,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                                     message), exc.status_code)
 
 
+async def _invalid_data(request: Request, exc: Exception) -> Response:
+    # Input the op model refuses (too large, too deep, not encodable) that a handler let through:
+    # still the caller's input, so a 400 that says what was wrong, and nothing was written.
+    return json_response(error_body(request, 400, "api.context.invalid_body_param.app_error",
+                                    f"Invalid input: {exc}"), 400)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return json_response(error_body(request, 500, "api.context.internal_error", "An internal error occurred."), 500)
 
 
-EXCEPTION_HANDLERS = {ServiceError: _service_error, HTTPException: _http_error, Exception: _unexpected}
+EXCEPTION_HANDLERS = {
+    ServiceError: _service_error,
+    HTTPException: _http_error,
+    CrdtError: _invalid_data,
+    SchemaViolation: _invalid_data,
+    SyncDecodeError: _invalid_data,
+    Exception: _unexpected,
+}

@@ -25,6 +25,17 @@ def ok() -> Response:
     return json_response({"status": "OK"})
 
 
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer every client (JavaScript too) reads exactly
+
+
+def _int64(digits: str) -> int:
+    # Go's decoder refuses integers past int64, and neither SQLite nor our op encoding can hold them.
+    value = int(digits)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of 64-bit range")
+    return value
+
+
 async def _raw_json(request: Request) -> Any:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_JSON_BODY:
@@ -37,7 +48,12 @@ async def _raw_json(request: Request) -> Any:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
+        data = json.loads(body, parse_int=_int64)
+        if b"\\ud" in body or b"\\uD" in body:
+            # JSON may escape a lone surrogate, which is no character at all: refuse it here
+            # rather than fail later when the text is encoded as UTF-8 into an op.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return data
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Invalid or missing body: it must be JSON.", "api.context.invalid_body_param.app_error") from None
 
@@ -66,6 +82,8 @@ def int_param(request: Request, name: str, default: int, *, minimum: int = 0, ma
         value = int(raw)
     except ValueError:
         raise BadRequest(f"Invalid {name} parameter: it must be an integer.", "api.context.invalid_url_param.app_error") from None
+    if abs(value) > MAX_SAFE_INTEGER:  # also keeps page * per_page inside SQLite's 64-bit integers
+        raise BadRequest(f"Invalid {name} parameter: too large.", "api.context.invalid_url_param.app_error")
     if value < minimum:
         raise BadRequest(f"Invalid {name} parameter: at least {minimum}.", "api.context.invalid_url_param.app_error")
     return min(value, maximum) if maximum is not None else value

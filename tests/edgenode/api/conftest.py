@@ -41,6 +41,16 @@ class Api:
         return response.headers["Token"]
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its real cost takes ~0.1 s a hash; the fixtures hash a dozen times per test."""
+    from argon2 import PasswordHasher
+
+    import edgenode.services.users as users
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with open_node(tmp_path / "node") as node:
