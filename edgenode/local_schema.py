@@ -71,7 +71,76 @@ def _local_0002_post_search(conn: sqlite3.Connection, schema: Schema) -> None:
     """)
 
 
+def _local_0003_post_mentions(conn: sqlite3.Connection, schema: Schema) -> None:
+    # Who each post mentions, one row per (mentioned user, post), so a member's mention count is a
+    # range scan over their own rows rather than a pass over every unread post. "@channel" stands
+    # for a channel-wide mention. Kept by triggers, so posts received from peers are indexed too;
+    # coalesce() because a foreign create may omit any field and a failed insert would abort it.
+    _run(conn, """
+        CREATE TABLE post_mentions (
+            user_id TEXT NOT NULL, channel_id TEXT NOT NULL, create_at INTEGER NOT NULL, post_id TEXT NOT NULL,
+            author_id TEXT NOT NULL, is_root INTEGER NOT NULL,
+            PRIMARY KEY (user_id, channel_id, create_at, post_id)
+        ) WITHOUT ROWID
+--
+        CREATE INDEX post_mentions_post ON post_mentions (post_id)
+--
+        CREATE TRIGGER post_mentions_insert AFTER INSERT ON posts
+        WHEN new._deleted = 0 AND new.mentions IS NOT NULL AND json_valid(new.mentions) BEGIN
+            INSERT OR IGNORE INTO post_mentions (user_id, channel_id, create_at, post_id, author_id, is_root)
+                SELECT DISTINCT value, coalesce(new.channel_id, ''), coalesce(new.create_at, 0), new.id,
+                       coalesce(new.user_id, ''), coalesce(new.root_id, '') = ''
+                FROM json_each(new.mentions) WHERE type = 'text' AND value != coalesce(new.user_id, '');
+        END
+--
+        CREATE TRIGGER post_mentions_delete AFTER UPDATE OF _deleted ON posts WHEN new._deleted != 0 BEGIN
+            DELETE FROM post_mentions WHERE post_id = new.id;
+        END
+    """)
+
+
+def _local_0004_preferences(conn: sqlite3.Connection, schema: Schema) -> None:
+    # Mattermost preferences other than saved posts (those are the replicated "user.flagged" set).
+    _run(conn, """
+        CREATE TABLE preferences (
+            user_id TEXT NOT NULL, category TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (user_id, category, name)
+        ) WITHOUT ROWID
+    """)
+
+
+def _local_0005_post_hashtags(conn: sqlite3.Connection, schema: Schema) -> None:
+    # A second external-content index, of hashtags only, whose tokenizer keeps '#', '-', '.' and '_'
+    # inside a token: "#ops-team" is one term, so #ops-team matches exactly (case-insensitively) and
+    # #ops does not match it, which post_search's "ops" + "team" cannot tell apart. Only posts with
+    # hashtags are indexed; the 'delete' mirrors that condition, as external content requires.
+    _run(conn, """
+        CREATE VIRTUAL TABLE post_hashtags USING fts5(
+            hashtags, content='posts', content_rowid='rowid',
+            tokenize="unicode61 remove_diacritics 0 tokenchars '#-._'"
+        )
+--
+        INSERT INTO post_hashtags (rowid, hashtags)
+            SELECT rowid, hashtags FROM posts WHERE _deleted = 0 AND coalesce(hashtags, '') != ''
+--
+        CREATE TRIGGER post_hashtags_insert AFTER INSERT ON posts
+        WHEN new._deleted = 0 AND coalesce(new.hashtags, '') != '' BEGIN
+            INSERT INTO post_hashtags (rowid, hashtags) VALUES (new.rowid, new.hashtags);
+        END
+--
+        CREATE TRIGGER post_hashtags_update AFTER UPDATE OF hashtags, _deleted ON posts BEGIN
+            INSERT INTO post_hashtags (post_hashtags, rowid, hashtags)
+                SELECT 'delete', old.rowid, old.hashtags WHERE old._deleted = 0 AND coalesce(old.hashtags, '') != '';
+            INSERT INTO post_hashtags (rowid, hashtags)
+                SELECT new.rowid, new.hashtags WHERE new._deleted = 0 AND coalesce(new.hashtags, '') != '';
+        END
+    """)
+
+
 LOCAL_MIGRATIONS = [
     ("local_0001_sessions_tokens_audit", _local_0001_sessions_tokens_audit),
     ("local_0002_post_search", _local_0002_post_search),
+    ("local_0003_post_mentions", _local_0003_post_mentions),
+    ("local_0004_preferences", _local_0004_preferences),
+    ("local_0005_post_hashtags", _local_0005_post_hashtags),
 ]

@@ -46,13 +46,14 @@ ENTITIES = [
     # -- messaging ---------------------------------------------------------------------------
     EntityTable("post", "posts", _cols(
         f"channel_id user_id root_id message type props:JSON file_ids:JSON hashtags pending_post_id "
-        f"is_pinned:BOOL edit_at:INTEGER {_TIMES}"),
-        immutable=frozenset({"channel_id", "user_id", "root_id", "create_at", "pending_post_id"}),
+        f"is_pinned:BOOL edit_at:INTEGER mentions:JSON {_TIMES}"),
+        # mentions: user ids (and "@channel") the author's node resolved at creation; see services/mentions.py
+        immutable=frozenset({"channel_id", "user_id", "root_id", "create_at", "pending_post_id", "mentions"}),
         indexes=(("channel_id", "create_at"), ("root_id",))),
     EntityTable("file", "files", _cols(
         f"user_id channel_id post_id name extension size:INTEGER mime_type content_hash "
         f"width:INTEGER height:INTEGER {_TIMES}"),
-        immutable=frozenset({"user_id", "channel_id", "content_hash", "size", "create_at"})),
+        immutable=frozenset({"user_id", "channel_id", "content_hash", "size", "create_at"}), indexes=(("post_id",),)),
     EntityTable("incoming_hook", "incoming_hooks", _cols(
         f"user_id channel_id team_id display_name description username icon_url channel_locked:BOOL {_TIMES}"),
         immutable=frozenset({"user_id", "create_at"})),
@@ -106,6 +107,9 @@ ENTITIES = [
         f"board_id parent_id created_by modified_by type title fields:JSON position {_TIMES}"),
         immutable=frozenset({"board_id", "parent_id", "type", "created_by", "create_at"}),
         indexes=(("parent_id", "position"),)),
+    # -- mesh (scope "mesh"; only the authority's feed counts, see sync/revocation.py) --------------
+    EntityTable("revocation", "revocations", _cols("node_key revoked_at:INTEGER reason last_seqs:JSON"),
+                immutable=frozenset({"node_key", "revoked_at", "reason", "last_seqs"}), indexes=(("node_key",),)),
 ]
 
 SETS = [

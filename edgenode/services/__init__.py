@@ -6,18 +6,27 @@ from dataclasses import dataclass
 
 from .audit import AuditLog
 from .channels import ChannelService
+from .commands import CommandService
 from .context import Context
 from .errors import BadRequest, Conflict, Forbidden, NotFound, ServiceError, Unauthorized
 from .events import Broadcast, Event, EventBus
+from .files import FileService
 from .membership import Memberships
+from .outgoing import OutgoingDispatcher, OutgoingHookService
 from .posts import PostService
+from .preferences import PreferenceService
+from .reactions import ReactionService
+from .search import SearchService
 from .teams import TeamService
+from .unreads import UnreadService
 from .users import Session, UserService
+from .webhooks import IntegrationAccess, IntegrationPoster, WebhookService
 
 __all__ = [
     "AuditLog", "BadRequest", "Broadcast", "ChannelService", "Conflict", "Context", "Event", "EventBus",
-    "Forbidden", "Memberships", "NotFound", "PostService", "ServiceError", "Services", "Session",
+    "Forbidden", "Memberships", "NotFound", "PostService", "SearchService", "ServiceError", "Services", "Session",
     "TeamService", "Unauthorized", "UserService",
+    "FileService", "PreferenceService", "ReactionService", "UnreadService",
 ]
 
 
@@ -32,6 +41,15 @@ class Services:
     teams: TeamService
     channels: ChannelService
     posts: PostService
+    search: SearchService
+    webhooks: WebhookService
+    outgoing_hooks: OutgoingHookService
+    outgoing: OutgoingDispatcher  # started and stopped by the composition root
+    commands: CommandService
+    files: FileService
+    reactions: ReactionService
+    preferences: PreferenceService
+    unreads: UnreadService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -41,5 +59,18 @@ class Services:
         teams = TeamService(ctx, members, audit)
         channels = ChannelService(ctx, members, audit)
         teams.on_member_added.append(channels.join_defaults)
-        posts = PostService(ctx, channels)
-        return cls(ctx, audit, members, users, teams, channels, posts)
+        files = FileService(ctx, channels, members)
+        posts = PostService(ctx, channels, files)
+        reactions = ReactionService(ctx, posts, channels, members)
+        preferences = PreferenceService(ctx, posts, members)
+        unreads = UnreadService(ctx, members)
+        search = SearchService(ctx, members, posts)
+        access, poster = IntegrationAccess(ctx, members), IntegrationPoster(ctx, posts)
+        webhooks = WebhookService(ctx, access, channels, members, poster, audit)
+        outgoing_hooks = OutgoingHookService(ctx, access, channels, audit)
+        outgoing = OutgoingDispatcher(ctx, outgoing_hooks, access, poster)
+        commands = CommandService(ctx, access, channels, members, posts, poster, audit)
+        commands.search = search
+        return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
+                   preferences=preferences, unreads=unreads,
+                   webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

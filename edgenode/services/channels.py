@@ -17,6 +17,7 @@ from .events import Broadcast, Event
 from .membership import Memberships, member_id
 from .models import channel_json, channel_member_json
 from .teams import DEFAULT_CHANNELS
+from .unreads import channel_counts
 from .users import Session
 
 __all__ = ["ChannelService", "direct_channel_id"]
@@ -312,13 +313,10 @@ class ChannelService:
         counts = await self.unread_counts(channel_id, user_id, attrs)
         return channel_member_json(channel_id, user_id, attrs, **counts)
 
-    async def unread_counts(self, channel_id: str, user_id: str, attrs: sqlite3.Row | None) -> dict[str, int]:
+    async def unread_counts(self, channel_id: str, user_id: str, attrs: sqlite3.Row | None = None) -> dict[str, int]:
         """msg_count is what the member has seen (posts up to last_viewed_at); mentions are those since."""
-        viewed = int(attrs["last_viewed_at"] or 0) if attrs is not None else 0
-        row = await self._ctx.store.fetchone(
-            "SELECT sum(create_at <= ?) AS seen, sum(create_at <= ? AND coalesce(root_id, '') = '') AS seen_root "
-            "FROM posts WHERE channel_id = ? AND _deleted = 0", (viewed, viewed, channel_id))
-        return {"msg_count": int(row["seen"] or 0) if row else 0, "msg_count_root": int(row["seen_root"] or 0) if row else 0}
+        counts = (await channel_counts(self._ctx.store, user_id, channel_ids=[channel_id])).get(channel_id)
+        return counts.member_fields() if counts is not None else {}
 
     async def members(self, channel_id: str, page: int, per_page: int) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(

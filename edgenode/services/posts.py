@@ -1,10 +1,16 @@
-"""Posts: create, read (Mattermost's PostList shape), threads, edits and deletes."""
+"""Posts: create, read (Mattermost's PostList shape), threads, edits, deletes and pins.
+
+A post's JSON carries what Mattermost derives from other tables: its thread's reply count, its
+reactions and its attached files (metadata). A page of posts loads these with one query each,
+however many posts it holds.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from crdt import Create, Delete, Op, Update
@@ -14,13 +20,20 @@ from .channels import ChannelService
 from .context import Context, channel_scope
 from .errors import BadRequest, Forbidden, NotFound
 from .events import Broadcast, Event
+from .files import FileService
+from .membership import member_id
+from .mentions import MentionFinder
 from .models import loads
+from .reactions import reaction_json
 from .users import Session
 
-__all__ = ["PostService", "MAX_MESSAGE_RUNES", "post_json"]
+__all__ = ["MAX_FILES_PER_POST", "MAX_MESSAGE_RUNES", "PostService", "parse_hashtags", "post_json"]
 
 MAX_MESSAGE_RUNES = 16_383
-_HASHTAG_RE = re.compile(r"(?<![\w#])#([A-Za-z][\w.-]{2,}[\w])")
+MAX_FILES_PER_POST = 10
+_HASHTAG_RE = re.compile(r"(?<![\w#])#([A-Za-z][\w.-]{1,}[\w])")  # 3+ characters, as Mattermost
+_POST_COLUMNS = "rowid AS _rowid, *"
+_IN_CHUNK = 500  # well under SQLite's limit on bound parameters
 
 
 def parse_hashtags(message: str) -> str:
@@ -33,8 +46,21 @@ def parse_hashtags(message: str) -> str:
     return " ".join(seen)[:1000]
 
 
-def post_json(row: sqlite3.Row, *, reply_count: int = 0, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+def _file_ids(row: sqlite3.Row) -> list[str]:
+    # a peer's op may hold any JSON here; only a list of strings means anything
+    value = loads(row["file_ids"], [])
+    return [f for f in value if isinstance(f, str)] if isinstance(value, list) else []
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start:start + _IN_CHUNK]
+
+
+def post_json(row: sqlite3.Row, *, reply_count: int = 0, last_reply_at: int = 0,
+              metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     deleted = bool(row["_deleted"]) or int(row["delete_at"] or 0) > 0
+    metadata = metadata if metadata is not None else {}
     return {
         "id": row["id"],
         "create_at": int(row["create_at"] or 0),
@@ -50,32 +76,66 @@ def post_json(row: sqlite3.Row, *, reply_count: int = 0, metadata: dict[str, Any
         "type": row["type"] or "",
         "props": loads(row["props"], {}),
         "hashtags": row["hashtags"] or "",
-        "file_ids": loads(row["file_ids"], []),
+        "file_ids": _file_ids(row),
         "pending_post_id": row["pending_post_id"] or "",
+        "has_reactions": bool(metadata.get("reactions")),
         "reply_count": reply_count,
-        "last_reply_at": 0,
+        "last_reply_at": last_reply_at,
         "participants": None,
-        "metadata": metadata if metadata is not None else {},
+        "metadata": metadata,
     }
 
 
 class PostService:
-    def __init__(self, ctx: Context, channels: ChannelService):
+    def __init__(self, ctx: Context, channels: ChannelService, files: FileService):
         self._ctx = ctx
         self._channels = channels
+        self._files = files
+        self._mentions = MentionFinder(ctx)
 
     async def row(self, post_id: str) -> sqlite3.Row:
         if not is_valid_id(post_id):
             raise NotFound("Unable to find the post.", "app.post.get.app_error")
-        row = await self._ctx.store.fetchone("SELECT rowid AS _rowid, * FROM posts WHERE id = ? AND _deleted = 0", (post_id,))
+        row = await self._ctx.store.fetchone(f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ? AND _deleted = 0", (post_id,))
         if row is None:
             raise NotFound("Unable to find the post.", "app.post.get.app_error")
         return row
 
     async def to_json(self, row: sqlite3.Row) -> dict[str, Any]:
-        root = row["root_id"] or row["id"]
-        count = await self._ctx.store.fetchone("SELECT count(*) FROM posts WHERE root_id = ? AND _deleted = 0", (root,))
-        return post_json(row, reply_count=int(count[0]) if count else 0)
+        return (await self.to_json_many([row]))[0]
+
+    async def to_json_many(self, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+        """Posts with reply counts, reactions and files, loaded for the whole batch at once."""
+        if not rows:
+            return []
+        store = self._ctx.store
+        roots = list(dict.fromkeys(r["root_id"] or r["id"] for r in rows))
+        threads: dict[str, tuple[int, int]] = {}
+        for chunk in _chunks(roots):
+            for r in await store.fetchall(
+                    f"SELECT root_id, count(*) AS n, max(create_at) AS last FROM posts "
+                    f"WHERE root_id IN ({','.join('?' * len(chunk))}) AND _deleted = 0 GROUP BY root_id", chunk):
+                threads[r["root_id"]] = (int(r["n"]), int(r["last"] or 0))
+        ids = list(dict.fromkeys(r["id"] for r in rows))
+        reactions: dict[str, list[sqlite3.Row]] = {}
+        for chunk in _chunks(ids):
+            for r in await store.fetchall(
+                    f"SELECT * FROM reactions WHERE post_id IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY create_at, user_id, emoji_name", chunk):
+                reactions.setdefault(r["post_id"], []).append(r)
+        infos = await self._files.infos_for([f for r in rows for f in _file_ids(r)])
+        out = []
+        for row in rows:
+            metadata: dict[str, Any] = {}
+            if row["id"] in reactions:
+                metadata["reactions"] = [reaction_json(r, row["channel_id"]) for r in reactions[row["id"]]]
+            files = [infos[f] for f in _file_ids(row) if f in infos and not infos[f]["delete_at"]]
+            if files:
+                metadata["files"] = files
+            count, last = threads.get(row["root_id"] or row["id"], (0, 0))
+            out.append(post_json(row, reply_count=count, last_reply_at=0 if row["root_id"] else last,
+                                 metadata=metadata))
+        return out
 
     async def readable(self, post_id: str, actor: Session) -> sqlite3.Row:
         row = await self.row(post_id)
@@ -84,6 +144,10 @@ class PostService:
 
     async def get(self, post_id: str, actor: Session) -> dict[str, Any]:
         return await self.to_json(await self.readable(post_id, actor))
+
+    async def file_infos(self, post_id: str, actor: Session) -> list[dict[str, Any]]:
+        """GET /posts/{id}/files/info."""
+        return list((await self.get(post_id, actor))["metadata"].get("files", []))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -94,6 +158,14 @@ class PostService:
             raise BadRequest(f"Invalid message: longer than {MAX_MESSAGE_RUNES} characters.", "model.post.is_valid.msg.app_error")
         return message
 
+    @staticmethod
+    def _check_file_ids(value: object) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(f, str) and is_valid_id(f) for f in value) \
+                or len(value) > MAX_FILES_PER_POST:
+            raise BadRequest(f"Invalid file_ids: at most {MAX_FILES_PER_POST} file ids.",
+                             "model.post.is_valid.file_ids.app_error")
+        return list(dict.fromkeys(value))
+
     async def create(self, body: dict[str, Any], actor: Session, *, as_user: str | None = None,
                      check_membership: bool = True) -> dict[str, Any]:
         """Create a post as the session's user (or `as_user`, for integrations that were already authorized)."""
@@ -101,12 +173,10 @@ class PostService:
         if not isinstance(channel_id, str) or not is_valid_id(channel_id):
             raise BadRequest("Invalid channel_id.", "model.post.is_valid.channel_id.app_error")
         message = self.check_message(body.get("message", ""))
-        file_ids = body.get("file_ids") or []
+        file_ids = self._check_file_ids(body.get("file_ids") or [])
         props = body.get("props") or {}
         if not isinstance(props, dict):
             raise BadRequest("Invalid props: it must be an object.", "model.post.is_valid.props.app_error")
-        if not isinstance(file_ids, list) or not all(isinstance(f, str) for f in file_ids) or len(file_ids) > 10:
-            raise BadRequest("Invalid file_ids.", "model.post.is_valid.file_ids.app_error")
         if not message.strip() and not file_ids and not props.get("attachments"):
             raise BadRequest("A post needs a message or a file.", "api.post.create_post.message_empty.app_error")
         post_type = body.get("type", "")
@@ -128,34 +198,48 @@ class PostService:
             if root["root_id"]:
                 root_id = root["root_id"]  # replying to a reply answers its thread
             deps.append(("post", root_id))
+        poster = as_user or actor.user_id
+        await self._files.attachable(file_ids, poster, channel_id)
         pending = body.get("pending_post_id", "")
+        mentions = await self._mentions.mentions(message, channel_id, channel["type"], poster)
         now = self._ctx.now_ms()
         post_id = new_id()
         fields: dict[str, Any] = {
-            "channel_id": channel_id, "user_id": as_user or actor.user_id, "message": message,
-            "create_at": now, "update_at": now,
+            "channel_id": channel_id, "user_id": poster, "message": message, "create_at": now, "update_at": now,
         }
         # Only non-default fields travel: an omitted field is NULL, read back as its default.
         optional = {"root_id": root_id, "type": post_type, "props": props, "file_ids": file_ids,
-                    "hashtags": parse_hashtags(message), "pending_post_id": pending if isinstance(pending, str) else ""}
+                    "hashtags": parse_hashtags(message), "pending_post_id": pending if isinstance(pending, str) else "",
+                    "mentions": mentions}
         fields.update({k: v for k, v in optional.items() if v})
         ops: list[Op] = [Create("post", post_id, fields, deps=deps)]
+        ops += [Update("file", file_id, {"post_id": post_id, "update_at": now}) for file_id in file_ids]
+        if as_user is None and await self._is_member(channel_id, poster):
+            # Posting marks the channel read for the poster, as in Mattermost, so their own post is not unread.
+            ops.append(Update("channel_member", member_id(channel_id, poster), {"last_viewed_at": now}))
         await self._ctx.store.write(channel_scope(channel_id), ops)
         post = await self.to_json(await self.row(post_id))
-        self._ctx.events.publish(Event("posted", {
+        data: dict[str, Any] = {
             "post": json.dumps(post), "channel_type": channel["type"], "channel_display_name": channel["display_name"] or "",
             "channel_name": channel["name"], "sender_name": "@" + await self._username(post["user_id"]),
             "team_id": channel["team_id"] or "", "set_online": True,
-        }, Broadcast(channel_id=channel_id)))
+        }
+        recipients = await self._mentions.recipients(mentions, channel_id, poster)
+        if recipients:
+            data["mentions"] = json.dumps(recipients)
+        self._ctx.events.publish(Event("posted", data, Broadcast(channel_id=channel_id)))
         return post
 
     async def _username(self, user_id: str) -> str:
         row = await self._ctx.store.fetchone("SELECT username FROM users WHERE id = ?", (user_id,))
         return row[0] if row else ""
 
-    async def _can_post(self, channel: sqlite3.Row, actor: Session) -> bool:
+    async def _is_member(self, channel_id: str, user_id: str) -> bool:
         return await self._ctx.store.fetchone(
-            "SELECT 1 FROM channel_members WHERE channel_id = ? AND user_id = ?", (channel["id"], actor.user_id)) is not None
+            "SELECT 1 FROM channel_members WHERE channel_id = ? AND user_id = ?", (channel_id, user_id)) is not None
+
+    async def _can_post(self, channel: sqlite3.Row, actor: Session) -> bool:
+        return await self._is_member(channel["id"], actor.user_id)
 
     async def _check_own_or_admin(self, row: sqlite3.Row, actor: Session, what: str) -> None:
         if row["user_id"] == actor.user_id or actor.is_system_admin:
@@ -166,12 +250,15 @@ class PostService:
             return
         raise Forbidden(f"You do not have the appropriate permissions to {what} this post.")
 
+    async def _check_not_archived(self, channel_id: str) -> None:
+        channel = await self._channels.row(channel_id)
+        if int(channel["delete_at"] or 0):
+            raise Forbidden("The channel is archived.", "api.post.update_post.can_not_update_post_in_deleted.error")
+
     async def patch(self, post_id: str, body: dict[str, Any], actor: Session) -> dict[str, Any]:
         row = await self.readable(post_id, actor)
         await self._check_own_or_admin(row, actor, "edit")
-        channel = await self._channels.row(row["channel_id"])
-        if int(channel["delete_at"] or 0):
-            raise Forbidden("The channel is archived.", "api.post.update_post.can_not_update_post_in_deleted.error")
+        await self._check_not_archived(row["channel_id"])
         now = self._ctx.now_ms()
         fields: dict[str, Any] = {"update_at": now}
         if "message" in body:
@@ -187,12 +274,17 @@ class PostService:
                 raise BadRequest("Invalid props: it must be an object.", "model.post.is_valid.props.app_error")
             fields["props"] = body["props"]
         if "file_ids" in body:
-            if not isinstance(body["file_ids"], list) or not all(isinstance(f, str) for f in body["file_ids"]):
-                raise BadRequest("Invalid file_ids.", "model.post.is_valid.file_ids.app_error")
-            fields["file_ids"] = body["file_ids"]
+            # An edit may drop attachments but not add any: files are attached when the post is created.
+            file_ids = self._check_file_ids(body["file_ids"])
+            if not set(file_ids) <= set(_file_ids(row)):
+                raise BadRequest("An edit cannot attach new files.", "api.post.patch_post.file_ids.app_error")
+            fields["file_ids"] = file_ids
         await self._ctx.store.write(channel_scope(row["channel_id"]), [Update("post", post_id, fields)])
+        return await self._publish_edited(post_id)
+
+    async def _publish_edited(self, post_id: str) -> dict[str, Any]:
         post = await self.to_json(await self.row(post_id))
-        self._ctx.events.publish(Event("post_edited", {"post": json.dumps(post)}, Broadcast(channel_id=row["channel_id"])))
+        self._ctx.events.publish(Event("post_edited", {"post": json.dumps(post)}, Broadcast(channel_id=post["channel_id"])))
         return post
 
     async def delete(self, post_id: str, actor: Session) -> None:
@@ -200,27 +292,50 @@ class PostService:
         await self._check_own_or_admin(row, actor, "delete")
         now = self._ctx.now_ms()
         post = await self.to_json(row)
-        # delete_at for API readers, and a tombstone so no replica ever shows it again
-        ops: list[Op] = [Update("post", post_id, {"delete_at": now, "update_at": now}), Delete("post", post_id)]
-        replies = await self._ctx.store.fetchall("SELECT id FROM posts WHERE root_id = ? AND _deleted = 0", (post_id,))
-        for reply in replies:
-            ops += [Update("post", reply["id"], {"delete_at": now, "update_at": now}), Delete("post", reply["id"])]
+        replies = await self._ctx.store.fetchall(f"SELECT {_POST_COLUMNS} FROM posts WHERE root_id = ? AND _deleted = 0",
+                                                 (post_id,))
+        doomed = [row["id"], *(r["id"] for r in replies)]
+        ops: list[Op] = []
+        for doomed_id in doomed:
+            # delete_at for API readers, and a tombstone so no replica ever shows it again
+            ops += [Update("post", doomed_id, {"delete_at": now, "update_at": now}), Delete("post", doomed_id)]
+        for chunk in _chunks(doomed):
+            files = await self._ctx.store.fetchall(
+                f"SELECT id FROM files WHERE post_id IN ({','.join('?' * len(chunk))}) AND _deleted = 0", chunk)
+            ops += [Update("file", f["id"], {"delete_at": now, "update_at": now}) for f in files]
         await self._ctx.store.write(channel_scope(row["channel_id"]), ops)
         post["delete_at"] = now
         post["message"] = ""
         self._ctx.events.publish(Event("post_deleted", {"post": json.dumps(post), "delete_by": actor.user_id},
                                        Broadcast(channel_id=row["channel_id"])))
 
+    # -- pins --------------------------------------------------------------------------------
+
+    async def set_pinned(self, post_id: str, pinned: bool, actor: Session) -> None:
+        """POST /posts/{id}/pin and /unpin: anyone who may read the channel, as in Mattermost."""
+        row = await self.readable(post_id, actor)
+        await self._check_not_archived(row["channel_id"])
+        if bool(row["is_pinned"]) == pinned:
+            return
+        await self._ctx.store.write(channel_scope(row["channel_id"]), [
+            Update("post", post_id, {"is_pinned": pinned, "update_at": self._ctx.now_ms()})])
+        await self._publish_edited(post_id)
+
+    async def pinned(self, channel_id: str, actor: Session) -> dict[str, Any]:
+        """GET /channels/{id}/pinned: the pinned posts, newest first."""
+        await self._channels.readable(channel_id, actor)
+        rows = await self._ctx.store.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE channel_id = ? AND is_pinned = 1 AND _deleted = 0 "
+            "ORDER BY create_at DESC, id DESC", (channel_id,))
+        return await self.post_list(rows)
+
     # -- reading lists ---------------------------------------------------------------------
 
-    async def post_list(self, rows: list[sqlite3.Row], *, next_post_id: str = "", prev_post_id: str = "",
+    async def post_list(self, rows: Sequence[sqlite3.Row], *, next_post_id: str = "", prev_post_id: str = "",
                         has_next: bool = False) -> dict[str, Any]:
-        posts = {}
-        order = []
-        for row in rows:
-            posts[row["id"]] = await self.to_json(row)
-            order.append(row["id"])
-        return {"order": order, "posts": posts, "next_post_id": next_post_id, "prev_post_id": prev_post_id,
+        posts = await self.to_json_many(rows)
+        return {"order": [p["id"] for p in posts], "posts": {p["id"]: p for p in posts},
+                "next_post_id": next_post_id, "prev_post_id": prev_post_id,
                 "has_next": has_next, "first_inaccessible_post_time": 0}
 
     async def for_channel(self, channel_id: str, actor: Session, *, page: int = 0, per_page: int = 60, since: int = 0,
@@ -228,7 +343,7 @@ class PostService:
         """Mattermost's GET /channels/{id}/posts: `since` wins, else before/after a post id, else newest first."""
         await self._channels.readable(channel_id, actor)
         store = self._ctx.store
-        cols = "rowid AS _rowid, *"
+        cols = _POST_COLUMNS
         if since:
             rows = await store.fetchall(
                 f"SELECT {cols} FROM posts WHERE channel_id = ? AND _deleted = 0 AND (update_at >= ? OR create_at >= ?) "
@@ -261,10 +376,34 @@ class PostService:
         rows = rows[:per_page]
         return await self.post_list(rows, prev_post_id=rows[-1]["id"] if more and rows else "")
 
+    async def around_last_unread(self, user_id: str, channel_id: str, actor: Session, *, limit_before: int = 60,
+                                 limit_after: int = 60) -> dict[str, Any]:
+        """GET /users/{uid}/channels/{cid}/posts/unread: the last posts the member saw and the first unread ones."""
+        if user_id != actor.user_id and not actor.is_system_admin:
+            raise Forbidden("You do not have the appropriate permissions.")
+        await self._channels.readable(channel_id, actor)
+        member = await self._ctx.store.fetchone(
+            "SELECT a.last_viewed_at FROM channel_members m LEFT JOIN channel_member_attrs a ON a.id = ? "
+            "WHERE m.channel_id = ? AND m.user_id = ?", (member_id(channel_id, user_id), channel_id, user_id))
+        if member is None:
+            raise NotFound("The user is not a member of the channel.", "app.channel.get_member.missing.app_error")
+        viewed = int(member[0] or 0)
+        store = self._ctx.store
+        seen = await store.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE channel_id = ? AND _deleted = 0 AND create_at <= ? "
+            "ORDER BY create_at DESC, id DESC LIMIT ?", (channel_id, viewed, limit_before + 1))
+        unread = await store.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE channel_id = ? AND _deleted = 0 AND create_at > ? "
+            "ORDER BY create_at ASC, id ASC LIMIT ?", (channel_id, viewed, limit_after + 1))
+        older = seen[limit_before]["id"] if len(seen) > limit_before else ""
+        newer = unread[limit_after]["id"] if len(unread) > limit_after else ""
+        rows = [*reversed(unread[:limit_after]), *seen[:limit_before]]
+        return await self.post_list(rows, next_post_id=newer, prev_post_id=older, has_next=bool(newer))
+
     async def thread(self, post_id: str, actor: Session) -> dict[str, Any]:
         row = await self.readable(post_id, actor)
         root = row["root_id"] or row["id"]
         rows = await self._ctx.store.fetchall(
-            "SELECT rowid AS _rowid, * FROM posts WHERE (id = ? OR root_id = ?) AND _deleted = 0 ORDER BY create_at DESC, id DESC",
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE (id = ? OR root_id = ?) AND _deleted = 0 ORDER BY create_at DESC, id DESC",
             (root, root))
         return await self.post_list(rows)

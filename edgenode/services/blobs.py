@@ -1,0 +1,94 @@
+"""Content-addressed file storage: each blob once, named by its SHA-256, written atomically.
+
+A blob is in place (written to a temporary file, fsynced, renamed, directory fsynced) before any
+op names it, so a replica that holds a file entity holds its bytes too, even after a crash.
+Blocking file work runs in a thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["BlobStore", "BlobTooLarge", "StoredBlob"]
+
+_CHUNK = 1024 * 1024
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobTooLarge(Exception):
+    """The stream is longer than the limit; nothing was kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    content_hash: str
+    size: int
+    head: bytes
+    """The first bytes, enough to recognise an image format and read its dimensions."""
+
+
+class BlobStore:
+    def __init__(self, root: Path):
+        self._root = root
+
+    def path(self, content_hash: str) -> Path:
+        """files/ab/cdef...: two hex digits of fan-out keep directories small."""
+        if not _HASH_RE.match(content_hash):
+            raise ValueError(f"not a sha256 hex digest: {content_hash!r}")
+        return self._root / content_hash[:2] / content_hash[2:]
+
+    async def put(self, stream: BinaryIO, max_size: int) -> StoredBlob:
+        """Copy the stream into the store; raises BlobTooLarge past `max_size` bytes."""
+        return await asyncio.to_thread(self._put, stream, max_size)
+
+    def _put(self, stream: BinaryIO, max_size: int) -> StoredBlob:
+        self._root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        fd, tmp_name = tempfile.mkstemp(dir=self._root, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                while chunk := stream.read(_CHUNK):
+                    size += len(chunk)
+                    if size > max_size:
+                        raise BlobTooLarge(f"larger than {max_size} bytes")
+                    if len(head) < 64 * 1024:
+                        head += chunk[: 64 * 1024 - len(head)]
+                    digest.update(chunk)
+                    tmp.write(chunk)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            content_hash = digest.hexdigest()
+            final = self.path(content_hash)
+            if final.exists():
+                os.unlink(tmp_name)  # the same bytes are already stored
+            else:
+                if not final.parent.is_dir():
+                    final.parent.mkdir(exist_ok=True)
+                    _fsync_dir(self._root)
+                os.replace(tmp_name, final)
+                _fsync_dir(final.parent)
+            return StoredBlob(content_hash, size, head)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def exists(self, content_hash: str) -> bool:
+        return self.path(content_hash).is_file()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
