@@ -4,6 +4,7 @@ __all__ = [
     "SyncError", "DecodeError", "InvalidOpError", "UnknownOpTypeError", "TruncatedError", "UnsupportedVersionError", "OversizedError",
     "VerificationError", "BadSignatureError", "BrokenLinkError", "ReorderedError", "GapError",
     "ForkError", "WrongFeedError", "UnknownAuthorError",
+    "MeshError", "InviteError", "CertificateError", "RevokedError",
 ]
 
 
@@ -65,3 +66,19 @@ class WrongFeedError(VerificationError):
 
 class UnknownAuthorError(VerificationError):
     """An op signed by a key this node does not accept."""
+
+
+class MeshError(SyncError):
+    """Base of mesh trust errors: enrolment, certificates and revocation."""
+
+
+class InviteError(MeshError):
+    """An invite token that is malformed, damaged or cut off: copy the whole token again."""
+
+
+class CertificateError(MeshError):
+    """A certificate that is not a node certificate of this mesh (other authority, wrong shape, expired)."""
+
+
+class RevokedError(MeshError):
+    """The node was revoked by the mesh authority: it may not connect, and its later ops are refused."""
