@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Iterator, Sequence
 from typing import Any
 
 from crdt import Create, Delete, Op, Update
@@ -46,7 +46,7 @@ def parse_hashtags(message: str) -> str:
     return " ".join(seen)[:1000]
 
 
-def _file_ids(row: sqlite3.Row) -> list[str]:
+def _file_ids(row: Mapping[str, Any]) -> list[str]:
     # a peer's op may hold any JSON here; only a list of strings means anything
     value = loads(row["file_ids"], [])
     return [f for f in value if isinstance(f, str)] if isinstance(value, list) else []
@@ -57,7 +57,7 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start:start + _IN_CHUNK]
 
 
-def post_json(row: sqlite3.Row, *, reply_count: int = 0, last_reply_at: int = 0,
+def post_json(row: Mapping[str, Any], *, reply_count: int = 0, last_reply_at: int = 0,
               metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     deleted = bool(row["_deleted"]) or int(row["delete_at"] or 0) > 0
     metadata = metadata if metadata is not None else {}
@@ -86,12 +86,19 @@ def post_json(row: sqlite3.Row, *, reply_count: int = 0, last_reply_at: int = 0,
     }
 
 
+_NEW_POST_DEFAULTS: dict[str, Any] = {
+    "_deleted": 0, "edit_at": 0, "delete_at": 0, "is_pinned": 0, "root_id": "", "type": "", "props": None,
+    "hashtags": "", "file_ids": None, "pending_post_id": "",
+}
+
+
 class PostService:
     def __init__(self, ctx: Context, channels: ChannelService, files: FileService):
         self._ctx = ctx
         self._channels = channels
         self._files = files
         self._mentions = MentionFinder(ctx)
+        self._last_create_at = 0
 
     async def row(self, post_id: str) -> sqlite3.Row:
         if not is_valid_id(post_id):
@@ -202,7 +209,13 @@ class PostService:
         await self._files.attachable(file_ids, poster, channel_id)
         pending = body.get("pending_post_id", "")
         mentions = await self._mentions.mentions(message, channel_id, channel["type"], poster)
+        # Lists and pages order by create_at: two posts of one burst must not share a millisecond,
+        # or they would be ordered by their random ids. A clock set back further (by more than a
+        # second) is followed, as Mattermost does.
         now = self._ctx.now_ms()
+        if 0 <= self._last_create_at - now < 1000:
+            now = self._last_create_at + 1
+        self._last_create_at = now
         post_id = new_id()
         fields: dict[str, Any] = {
             "channel_id": channel_id, "user_id": poster, "message": message, "create_at": now, "update_at": now,
@@ -214,11 +227,15 @@ class PostService:
         fields.update({k: v for k, v in optional.items() if v})
         ops: list[Op] = [Create("post", post_id, fields, deps=deps)]
         ops += [Update("file", file_id, {"post_id": post_id, "update_at": now}) for file_id in file_ids]
-        if as_user is None and await self._is_member(channel_id, poster):
+        if as_user is None and (check_membership or await self._is_member(channel_id, poster)):
             # Posting marks the channel read for the poster, as in Mattermost, so their own post is not unread.
             ops.append(Update("channel_member", member_id(channel_id, poster), {"last_viewed_at": now}))
         await self._ctx.store.write(channel_scope(channel_id), ops)
-        post = await self.to_json(await self.row(post_id))
+        if root_id or file_ids:
+            post = await self.to_json(await self.row(post_id))  # thread counts and file metadata need the store
+        else:
+            # a new root post without files: its JSON follows from what was just written
+            post = post_json({**_NEW_POST_DEFAULTS, **fields, "id": post_id, "props": json.dumps(props) if props else None})
         data: dict[str, Any] = {
             "post": json.dumps(post), "channel_type": channel["type"], "channel_display_name": channel["display_name"] or "",
             "channel_name": channel["name"], "sender_name": "@" + await self._username(post["user_id"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER"]
 SYSTEM_ADMIN = "system_admin"
 SYSTEM_USER = "system_user"
 SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000
+_SESSION_CACHE_SECONDS = 5.0
 _USERNAME_RE = re.compile(r"^[a-z][a-z0-9.\-_]{2,21}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _RESERVED = {"all", "channel", "here", "matterbot", "system"}
@@ -56,6 +58,8 @@ class UserService:
     def __init__(self, ctx: Context, audit: AuditLog):
         self._ctx = ctx
         self._audit = audit
+        # token -> (session, expiry): every request resolves its token, and most come in bursts
+        self._sessions: dict[str, tuple[Session, float]] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -188,6 +192,7 @@ class UserService:
         await self.row(user_id)
         await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, {"roles": " ".join(wanted),
                                                                              "update_at": self._ctx.now_ms()})])
+        self.forget_sessions()
         await self._audit.record("updateUserRoles", user_id=actor.user_id, extra=f"user={user_id} roles={roles}")
 
     # -- sessions --------------------------------------------------------------------------
@@ -224,10 +229,26 @@ class UserService:
 
     async def logout(self, session: Session) -> None:
         await self._ctx.store.write_local(lambda conn: conn.execute("DELETE FROM sessions WHERE token = ?", (session.token,)))
+        self.forget_sessions()
         await self._audit.record("logout", user_id=session.user_id, session_id=session.id)
 
     async def session_for_token(self, token: str) -> Session | None:
         """The session a bearer token stands for: a login session or a personal access token."""
+        cached = self._sessions.get(token)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        session = await self._lookup_session(token)
+        if session is not None:
+            if len(self._sessions) > 10_000:
+                self._sessions.clear()
+            self._sessions[token] = (session, time.monotonic() + _SESSION_CACHE_SECONDS)
+        return session
+
+    def forget_sessions(self) -> None:
+        """Drop cached sessions (after a logout, a revoked token or changed roles)."""
+        self._sessions.clear()
+
+    async def _lookup_session(self, token: str) -> Session | None:
         if not token or len(token) > 64:
             return None
         row = await self._ctx.store.fetchone(
@@ -274,6 +295,7 @@ class UserService:
         if row["user_id"] != actor.user_id and not actor.is_system_admin:
             raise Forbidden("You do not have the appropriate permissions.")
         await self._ctx.store.write_local(lambda conn: conn.execute("DELETE FROM access_tokens WHERE id = ?", (token_id,)))
+        self.forget_sessions()
         await self._audit.record("revokeUserAccessToken", user_id=actor.user_id, extra=f"token_id={token_id}")
 
     # -- bots ------------------------------------------------------------------------------
