@@ -34,3 +34,6 @@ class Context:
     events: EventBus = field(default_factory=EventBus)
     now_ms: Callable[[], int] = _now_ms
     presence: Presence = field(default_factory=Presence)
+    # True on a node that stands alone or holds its mesh's authority; a node that joined a mesh
+    # takes its admins from the mesh's replicated directory instead
+    first_user_becomes_admin: bool = True

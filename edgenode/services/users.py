@@ -145,7 +145,7 @@ class UserService:
             raise Conflict("An account with that username already exists.", "app.user.save.username_exists.app_error")
         if await self._ctx.store.fetchone("SELECT 1 FROM users WHERE lower(email) = lower(?) AND _deleted = 0", (email,)):
             raise Conflict("An account with that email already exists.", "app.user.save.email_exists.app_error")
-        first = await self.count() == 0 and not is_bot
+        first = self._ctx.first_user_becomes_admin and not is_bot and await self.count() == 0
         roles = f"{SYSTEM_ADMIN} {SYSTEM_USER}" if first else SYSTEM_USER
         password_hash = await asyncio.to_thread(_hasher.hash, password) if password else ""
         now = self._ctx.now_ms()

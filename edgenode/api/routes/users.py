@@ -20,7 +20,9 @@ async def create_user(request: Request) -> Response:
     body = await json_body(request)
     session = await session_or_none(request)
     # An empty node is open: its first user becomes the system admin. After that, admins add users.
-    if await svc.users.count() > 0 and (session is None or not session.is_system_admin):
+    is_admin = session is not None and session.is_system_admin
+    if not is_admin and (not svc.ctx.first_user_becomes_admin or await svc.users.count() > 0):
+        # a node that joined a mesh gets its admins (and users) from the mesh's directory
         raise Forbidden("Only a system admin can create users on this node.", "api.user.create_user.signup_email_disabled.app_error")
     user = await svc.users.create(body)
     await svc.audit.record("createUser", user_id=session.user_id if session else user["id"], extra=f"user={user['id']}")

@@ -62,3 +62,22 @@ async def test_a_private_channel_is_never_served_to_a_non_member(api, team) -> N
         response = await api.call("GET", path, team.bob_token)
         assert response.status_code == 403, path
         assert "classified" not in response.text
+
+
+async def test_on_a_node_that_joined_a_mesh_the_first_user_is_not_made_admin(api) -> None:  # type: ignore[no-untyped-def]
+    api.node.services.ctx.first_user_becomes_admin = False
+    refused = await api.call("POST", "/api/v4/users", json={"username": "walkin", "email": "w@example.com",
+                                                            "password": "password1"})
+    assert (refused.status_code, refused.json()["id"]) == (403, "api.user.create_user.signup_email_disabled.app_error")
+    created = await api.call("POST", "/api/v4/users", api.admin_token,
+                             json={"username": "carol", "email": "c@example.com", "password": "password1"})
+    assert created.json()["roles"] == "system_user"
+
+
+async def test_an_empty_node_that_joined_a_mesh_makes_no_first_admin(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from edgenode.node import open_node
+
+    async with open_node(tmp_path / "joined") as node:
+        node.services.ctx.first_user_becomes_admin = False
+        user = await node.services.users.create({"username": "first", "email": "f@example.com", "password": "password1"})
+        assert user["roles"] == "system_user"
