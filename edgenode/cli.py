@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from edgenode import mesh as mesh_shell
 from edgenode.config import DATA_ENV, resolve_data_dir
-from edgenode.identity import IdentityError
-from edgenode.node import Node, open_node, serve_http
-from edgenode.store import StoreError
+from edgenode.identity import IdentityError, load_or_create_identity, node_display_id
+from edgenode.node import Node, open_node, serve_node
+from edgenode.sync_service import SyncSettings, read_status_file, running_pid, status_document, sync_once
+from edgenode.store import StoreError, wall_clock_ms
 from sync import SyncError
+from sync.manager import PeerAddress
+from sync.peer import SessionStats
+from sync.revocation import Revocation, Revocations
 
 __all__ = ["main", "cli"]
 
@@ -54,8 +61,19 @@ def cli() -> None:
 @data_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the API and web UI (keep it on loopback).")
 @click.option("--port", default=8065, show_default=True, type=click.IntRange(1, 65535), help="Port of the API and web UI.")
-def serve(data: str | None, host: str, port: int) -> None:
-    """Start the node: its store and the Mattermost-compatible API, until interrupted."""
+@click.option("--sync-host", default="0.0.0.0", show_default=True, envvar="EDGENODE_SYNC_HOST",
+              help="Address peer sync listens on (LAN interfaces).")
+@click.option("--sync-port", default=8066, show_default=True, envvar="EDGENODE_SYNC_PORT", type=click.IntRange(0, 65535),
+              help="Port of peer sync; 0: do not listen (peers are still dialed).")
+@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", help="A peer to keep in sync with (repeatable).")
+@click.option("--mdns/--no-mdns", default=True, show_default=True, envvar="EDGENODE_MDNS",
+              help="Advertise this node and discover peers of its mesh on the LAN (mDNS).")
+def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int, peers: tuple[str, ...],
+          mdns: bool) -> None:
+    """Start the node: its store, the Mattermost-compatible API and peer sync, until interrupted."""
+    sync = None
+    if sync_port or peers or mdns:
+        sync = SyncSettings(host=sync_host, port=sync_port, peers=tuple(_peer_address(p) for p in peers), mdns=mdns)
 
     async def work(node: Node) -> None:
         stop = asyncio.Event()
@@ -63,7 +81,11 @@ def serve(data: str | None, host: str, port: int) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"edgenode node {node.id}: data in {node.data_dir}; API on http://{host}:{port}", err=True)
-        await serve_http(node, host, port, stop)
+        if sync is not None:
+            listening = f"on {sync_host}:{sync_port}" if sync_port else "not listening"
+            click.echo(f"edgenode: peer sync {listening} over {sync.transport}"
+                       f"{', mDNS on' if mdns else ''}{', peers ' + ', '.join(peers) if peers else ''}", err=True)
+        await serve_node(node, host, port, stop, sync)
         click.echo("edgenode: stopped", err=True)
 
     _run(data, work)
@@ -86,6 +108,213 @@ def info(data: str | None) -> None:
 
     for key, value in _run(data, work).items():
         click.echo(f"{key}: {value}")
+
+
+# -- mesh ------------------------------------------------------------------------------------
+
+
+def _checked(work: Callable[[], T]) -> T:
+    """Run a command that needs no open store, with the same one-line errors as _run."""
+    try:
+        return work()
+    except _EXPECTED_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.group()
+def mesh() -> None:
+    """Mesh trust: who may sync. An authority node invites nodes with one-way tokens and can revoke them."""
+
+
+@mesh.command("init")
+@data_option
+@click.option("--name", default=mesh_shell.DEFAULT_MESH_NAME, show_default=True, help="The mesh's name, shown on every node.")
+def mesh_init(data: str | None, name: str) -> None:
+    """Start a new mesh with this node as its authority (its mesh/ca.key can enrol and revoke nodes: keep it safe)."""
+    joined = _checked(lambda: mesh_shell.init_mesh(resolve_data_dir(data), name))
+    click.echo(f"mesh: {joined.ca.id}")
+    click.echo(f"created mesh {joined.ca.name!r} with this node ({node_display_id(joined.node_key)}) as its authority", err=True)
+
+
+@mesh.command("invite")
+@data_option
+@click.option("--out", "out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the token to FILE (created with mode 0600) instead of printing it.")
+def mesh_invite(data: str | None, out: str | None) -> None:
+    """Print a one-line invite token for one new node (run on the authority node).
+
+    The token is a SECRET bearer credential: it holds a new node's private key and certificate,
+    so anyone who has it can join the mesh as that node. Deliver it once, over a channel you trust
+    (or as a file with --out), and revoke that node if the token leaks.
+    """
+
+    def work() -> tuple[str, bytes]:
+        token, invite = mesh_shell.create_invite(mesh_shell.require_mesh(resolve_data_dir(data)))
+        if out is not None:
+            mesh_shell.write_private_file(Path(out), (token + "\n").encode(), exclusive=True)
+        return token, invite.node_key
+
+    token, node_key = _checked(work)
+    if out is None:
+        click.echo(token)
+    where = f"wrote it to {out}" if out is not None else "printed it"
+    click.echo(f"invite for node {node_display_id(node_key)}: {where}. It is a secret: whoever holds it joins as "
+               f"that node. If it leaks: edgenode mesh revoke {node_display_id(node_key)}", err=True)
+
+
+@mesh.command("join")
+@data_option
+@click.argument("token")
+def mesh_join(data: str | None, token: str) -> None:
+    """Enrol this node with TOKEN from `edgenode mesh invite`: the token itself, @FILE, a file's path, or - for stdin.
+
+    Only a fresh node can join (one that has written no ops): it takes the invite's node key.
+    """
+    text = sys.stdin.read() if token == "-" else token
+    joined = _checked(lambda: mesh_shell.join_mesh(resolve_data_dir(data), mesh_shell.read_invite(text)))
+    click.echo(f"mesh: {joined.ca.id}")
+    click.echo(f"joined mesh {joined.ca.name!r} as node {node_display_id(joined.node_key)}", err=True)
+
+
+@mesh.command("revoke")
+@data_option
+@click.argument("node")
+@click.option("--reason", default="", help="Why, for the record (replicated to every node).")
+def mesh_revoke(data: str | None, node: str, reason: str) -> None:
+    """Revoke NODE (display id or hex key), on the authority node. Its later ops are refused everywhere
+    once the revocation has synced, and it can no longer connect to nodes that hold it."""
+    joined = _checked(lambda: mesh_shell.require_mesh(resolve_data_dir(data)))
+    _checked(joined.require_authority)
+
+    async def work(node_: Node) -> Revocation:
+        key = mesh_shell.resolve_node(node, await mesh_shell.known_nodes(node_.store, joined))
+        return await mesh_shell.revoke(node_.store, joined, key, reason, now_ms=wall_clock_ms())
+
+    revocation = _run(data, work)
+    held = sum(revocation.last_seqs.values())
+    click.echo(f"revoked node {node_display_id(revocation.node_key)}: its {held} ops held here stay valid, any later "
+               "ones are refused; the revocation spreads as this node syncs")
+
+
+@mesh.command("show")
+@data_option
+def mesh_show(data: str | None) -> None:
+    """Print the mesh this node belongs to, its role in it, and the revoked nodes."""
+    joined = _checked(lambda: mesh_shell.require_mesh(resolve_data_dir(data)))
+
+    async def work(node_: Node) -> Revocations:
+        return await mesh_shell.read_revocations(node_.store, joined.ca.authority_key)
+
+    revoked = _run(data, work)
+    rows = {
+        "mesh": joined.ca.id,
+        "name": joined.ca.name,
+        "node": node_display_id(joined.node_key),
+        "key": joined.node_key.hex(),
+        "role": "authority" if joined.is_authority else "member",
+        "authority": node_display_id(joined.ca.authority_key),
+        "certificate": f"valid until {joined.node_certificate.not_valid_after_utc:%Y-%m-%d}",
+        "revoked": ", ".join(sorted(node_display_id(key) for key in revoked)) or "none",
+    }
+    for key, value in rows.items():
+        click.echo(f"{key}: {value}")
+
+
+# -- peer sync --------------------------------------------------------------------------------
+
+
+def _peer_address(text: str) -> PeerAddress:
+    try:
+        return PeerAddress.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="HOST:PORT") from None
+
+
+@cli.command("sync")
+@data_option
+@click.argument("address", metavar="HOST:PORT")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the peer to answer.")
+def sync_command(data: str | None, address: str, timeout: float) -> None:
+    """Sync once with the peer at HOST:PORT, both ways, and print what moved (for a node that is not being served)."""
+    peer = _peer_address(address)
+    data_dir = resolve_data_dir(data)
+    pid = running_pid(read_status_file(data_dir))
+    if pid is not None:
+        raise click.ClickException(f"the node in {data_dir} is being served (pid {pid}) and syncs by itself: "
+                                   f"add the peer with `edgenode serve --peer {peer}`, or stop it first")
+
+    async def work(node: Node) -> tuple[SessionStats, int, float]:
+        started = time.monotonic()
+        stats, wire = await sync_once(node.store, peer, SyncSettings(), timeout=timeout)
+        return stats, wire, time.monotonic() - started
+
+    stats, wire, elapsed = _run(data, work)
+    assert stats.peer_node is not None
+    click.echo(f"synced with node {node_display_id(stats.peer_node)} at {peer} in {elapsed:.2f} s: "
+               f"sent {stats.ops_sent} ops in {len(stats.feeds_sent)} feeds, received {stats.ops_received} ops in "
+               f"{len(stats.feeds_received)} feeds; {wire} bytes on the wire")
+    if stats.rejected or stats.refused:
+        click.echo(f"warning: {stats.rejected} segments from the peer failed verification and were not applied, "
+                   f"{stats.refused} of ours were refused by it", err=True)
+
+
+@cli.command()
+@data_option
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document that GET /api/v4/edgenode/status returns.")
+def status(data: str | None, as_json: bool) -> None:
+    """Print this node's id and mesh, and every peer: how it was found, last contact, last sync, ops to send and receive."""
+    data_dir = resolve_data_dir(data)
+    document = read_status_file(data_dir)
+    if document is None or running_pid(document) is None:  # not being served: what the last run knew, if anything
+        key = _checked(lambda: load_or_create_identity(data_dir)).public_key
+        fresh = status_document(node=key, settings=None, running=False, listening=[], peers=[], mdns=False)
+        if document is not None and document.get("node_key") == key.hex():
+            fresh["mesh"], fresh["peers"] = document.get("mesh", fresh["mesh"]), document.get("peers", [])
+            fresh["updated_at"] = document.get("updated_at")
+        document = fresh
+    if as_json:
+        click.echo(json.dumps(document, indent=1, sort_keys=True))
+        return
+    for line in _status_lines(document, time.time()):
+        click.echo(line)
+
+
+def _ago(ms: object, now: float) -> str:
+    if not isinstance(ms, int):
+        return "never"
+    seconds = max(0.0, now - ms / 1000)
+    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago" if seconds < 7200 else \
+        time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+
+def _status_lines(document: dict[str, Any], now: float) -> list[str]:
+    mesh, sync = document.get("mesh") or {}, document.get("sync") or {}
+    lines = [f"node: {document.get('node')}",
+             f"mesh: {mesh.get('id')}" + ("" if mesh.get("enrolled") else " (not enrolled in a mesh)")]
+    if sync.get("running"):
+        where = ", ".join(sync.get("listening") or []) or "not listening"
+        lines.append(f"sync: running; {where} over {sync.get('transport')}; mDNS {'on' if sync.get('mdns') else 'off'}")
+    else:
+        since = f" (peers as of {_ago(document['updated_at'], now)})" if document.get("updated_at") else ""
+        lines.append(f"sync: not running: the node is not being served{since}")
+    peers = document.get("peers") or []
+    lines.append(f"peers: {len(peers) or 'none known'}")
+    for peer in peers:
+        addresses = ", ".join(peer.get("addresses") or []) or "unknown address"
+        lines.append(f"- {peer.get('node') or addresses}")
+        lines.append(f"  found: {', '.join(peer.get('found') or [])}; address: {addresses}")
+        state = "connected" if peer.get("connected") else "not connected"
+        if not peer.get("connected") and peer.get("failures"):
+            state += f" ({peer['failures']} failed attempts; next {_ago(peer.get('next_attempt_at'), now).replace(' ago', '')})"
+        lines.append(f"  state: {state}")
+        lines.append(f"  last contact: {_ago(peer.get('last_contact_at'), now)}; "
+                     f"last sync: {_ago(peer.get('last_sync_at'), now)}")
+        to_send, to_receive = peer.get("to_send"), peer.get("to_receive")
+        lines.append(f"  ops to send: {'unknown' if to_send is None else to_send}; "
+                     f"to receive: {'unknown' if to_receive is None else to_receive}")
+        if peer.get("last_error"):
+            lines.append(f"  last error: {peer['last_error']}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

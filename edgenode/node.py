@@ -11,11 +11,13 @@ from pathlib import Path
 from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
+from edgenode.mesh import load_mesh
 from edgenode.schema import SCHEMA
 from edgenode.services import Context, Services
 from edgenode.store import Store
+from edgenode.sync_service import SyncService, SyncSettings
 
-__all__ = ["Node", "open_node", "serve_http"]
+__all__ = ["Node", "open_node", "serve_http", "serve_node"]
 
 
 @dataclass(slots=True)
@@ -35,10 +37,27 @@ async def open_node(data_dir: Path) -> AsyncIterator[Node]:
     data_dir.mkdir(parents=True, exist_ok=True)
     signer = load_or_create_identity(data_dir)
     async with Store(data_dir / STORE_FILE, SCHEMA, signer, migrations=LOCAL_MIGRATIONS) as store:
-        yield Node(data_dir, store, Services.build(Context(store, data_dir)))
+        enrolment = load_mesh(data_dir)
+        context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority)
+        services = Services.build(context)
+        await services.outgoing.start()  # outgoing webhooks fire on posts from now on
+        try:
+            yield Node(data_dir, store, services)
+        finally:
+            await services.commands.stop()  # cancels delayed /echo answers
+            await services.outgoing.stop()
 
 
-async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event) -> None:
+async def serve_node(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncSettings | None) -> None:
+    """Serve the API and, unless `sync` is None, peer sync beside it, until `stop` is set."""
+    if sync is None:
+        await serve_http(node, host, port, stop)
+        return
+    async with SyncService(node.store, node.data_dir, sync) as service:
+        await serve_http(node, host, port, stop, service)
+
+
+async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncService | None = None) -> None:
     """Serve the Mattermost-compatible API until `stop` is set (the CLI sets it on SIGINT/SIGTERM)."""
     import uvicorn
 
@@ -51,8 +70,9 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event) -> N
             # re-raise them after shutdown, or the process dies before the store is closed.
             yield
 
-    config = uvicorn.Config(build_app(node.services), host=host, port=port, log_level="warning",
-                            lifespan="off", ws="auto")
+    app = build_app(node.services)
+    app.state.sync = sync  # GET /api/v4/edgenode/status reads it
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="auto")
     server = _Server(config)
 
     async def stop_when_told() -> None:

@@ -13,11 +13,12 @@ from .middleware import MattermostHeaders
 from .routes import (
     channels, commands, files, hooks, openapi, posts, preferences, reactions, search, system, teams, users, websocket,
 )
+from .routes import status
 
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-                 websocket, openapi]
+                 websocket, openapi, status]
 
 
 def build_app(services: Services) -> Starlette:

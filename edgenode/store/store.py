@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,6 +26,8 @@ from .writer import RemoteResult, Writer
 __all__ = ["Store", "wall_clock_ms"]
 
 T = TypeVar("T")
+HeadsListener = Callable[[dict[FeedId, FeedHead]], None]
+_log = logging.getLogger(__name__)
 
 
 def wall_clock_ms() -> int:
@@ -52,6 +55,7 @@ class Store:
         self._reader_count = readers
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self._all_readers: list[aiosqlite.Connection] = []
+        self._listeners: list[HeadsListener] = []
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -98,7 +102,10 @@ class Store:
     async def write(self, scope: str, ops: Sequence[Op]) -> list[SignedOp]:
         """Author ops in our feed for `scope`; returns once they are durable. All or nothing."""
         ops = list(ops)
-        return await self._writer.submit(lambda: self._writer.local(scope, ops))  # type: ignore[no-any-return]
+        sealed: list[SignedOp] = await self._writer.submit(lambda: self._writer.local(scope, ops))
+        if sealed:
+            self._advanced({sealed[-1].feed: FeedHead(sealed[-1].seq, sealed[-1].link())})
+        return sealed
 
     async def write_local(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Change node-local tables (sessions, audit, ...) that are not replicated; durable like write()."""
@@ -118,12 +125,27 @@ class Store:
         result: RemoteResult = await self._writer.submit(lambda: self._writer.remote(ops))
         if result.fork is not None:
             raise ForkError(result.fork)
+        if result.head is not None and (result.applied or result.waiting or result.invalid):
+            self._advanced({ops[0].feed: result.head})
         return result
 
     async def apply_bytes(self, segment: bytes) -> RemoteResult:
         """Decode, verify and apply an encoded segment (as received from a peer or a bundle)."""
         ops = await asyncio.to_thread(decode_segment, segment)
         return await self.apply(ops)
+
+    def subscribe(self, listener: HeadsListener) -> Callable[[], None]:
+        """Call `listener` with the feeds whose heads advanced, after each commit that advanced any
+        (local writes and applied foreign ops); returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _advanced(self, heads: dict[FeedId, FeedHead]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(heads)
+            except Exception:  # a listener's bug must not fail a write that is already durable
+                _log.exception("a store listener failed")
 
     # -- reads -----------------------------------------------------------------------------
 

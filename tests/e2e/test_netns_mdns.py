@@ -1,0 +1,212 @@
+"""Three real `edgenode serve` processes on a virtual LAN find each other by mDNS and replicate a post.
+
+Each node runs in its own network namespace (its own loopback, so every API is on 127.0.0.1:8065)
+with one veth link to a bridge in a fourth namespace; addresses are 10.200.0.0/24, inside the
+namespaces only, and the root namespace gets no interface, so no packet (multicast included) leaves
+the test's LAN. Needs root and iproute2 (`apt-get install iproute2`); skipped otherwise, with the reason.
+
+Verified: an admin, a team and a post created through node A's HTTP API become readable through
+B's and C's APIs (the user logs in on B and C with A's password: the directory replicated too), and
+each node's `edgenode status --json` lists both others as found by mDNS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NAMES = ("a", "b", "c")
+SUBNET = "10.200.0"
+BUDGET_S = 15  # for the post to reach the other nodes, and for discovery
+
+pytestmark = pytest.mark.slow
+
+# One HTTP client for every step, run inside a namespace with `ip netns exec NS python -c CLIENT ...`.
+# Standard library only (fast to start), and no proxies: the API is on the namespace's own loopback.
+CLIENT = r'''
+import json, sys, time, urllib.error, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+BASE = "http://127.0.0.1:8065/api/v4"
+def call(method, path, body=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
+    try:
+        with opener.open(request, timeout=5) as response:
+            return response.status, response.headers, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, None
+    except OSError:
+        return 0, {}, None
+def until(check, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    sys.exit("timed out after %s s" % seconds)
+def login():
+    status, headers, _ = call("POST", "/users/login", {"login_id": "admin", "password": "password1"})
+    return headers["Token"] if status == 200 else None
+command, budget = sys.argv[1], float(sys.argv[2])
+if command == "ready":
+    until(lambda: call("GET", "/system/ping")[0] == 200, budget)
+elif command == "post":
+    assert call("POST", "/users", {"username": "admin", "email": "admin@example.com", "password": "password1"})[0] == 201
+    token = login()
+    status, _, team = call("POST", "/teams", {"name": "field", "display_name": "Field", "type": "O"}, token)
+    assert status == 201, status
+    channel = call("GET", "/teams/%s/channels/name/town-square" % team["id"], token=token)[2]["id"]
+    status, _, post = call("POST", "/posts", {"channel_id": channel, "message": sys.argv[3]}, token)
+    assert status == 201, status
+    print(json.dumps({"channel": channel, "post": post["id"], "at": time.time()}))
+elif command == "wait_post":
+    channel, post = sys.argv[3], sys.argv[4]
+    def seen():
+        token = login()
+        if not token:
+            return None
+        status, _, body = call("GET", "/channels/%s/posts" % channel, token=token)
+        return status == 200 and post in body["posts"] and body["posts"][post]["message"]
+    print(json.dumps({"message": until(seen, budget), "at": time.time()}))
+'''
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20, check=check)
+
+
+@dataclass
+class Lan:
+    hub: str
+    namespaces: dict[str, str]  # node name -> namespace
+
+    def address(self, name: str) -> str:
+        return f"{SUBNET}.{NAMES.index(name) + 1}"
+
+
+@pytest.fixture
+def lan() -> Iterator[Lan]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create network namespaces (CI runs as root)")
+    if shutil.which("ip") is None:
+        pytest.skip("needs the `ip` command: apt-get install iproute2")
+    tag = f"{os.getpid() % 100000}"
+    the_lan = Lan(f"enhub{tag}", {name: f"en{tag}{name}" for name in NAMES})
+    made: list[str] = []
+    try:
+        probe = _ip("netns", "add", the_lan.hub, check=False)
+        if probe.returncode != 0:
+            pytest.skip(f"cannot create network namespaces here: {probe.stderr.strip()}")
+        made.append(the_lan.hub)
+        hub = ("-n", the_lan.hub)
+        _ip(*hub, "link", "set", "lo", "up")
+        _ip(*hub, "link", "add", "br0", "type", "bridge")
+        _ip(*hub, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0")  # flood mDNS to every port
+        _ip(*hub, "link", "set", "br0", "up")
+        for index, (name, ns) in enumerate(the_lan.namespaces.items()):
+            _ip("netns", "add", ns)
+            made.append(ns)
+            # both ends are created directly inside their namespaces: the root namespace never has them
+            _ip("link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"port{index}", "netns", the_lan.hub)
+            _ip(*hub, "link", "set", f"port{index}", "master", "br0", "up")
+            _ip("-n", ns, "addr", "add", f"{the_lan.address(name)}/24", "dev", "eth0")
+            _ip("-n", ns, "link", "set", "eth0", "up", "multicast", "on")
+            _ip("-n", ns, "link", "set", "lo", "up")
+            _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
+        yield the_lan
+    finally:
+        for ns in reversed(made):
+            _ip("netns", "del", ns, check=False)
+
+
+def _in(ns: str, *command: str) -> list[str]:
+    return ["ip", "netns", "exec", ns, *command]
+
+
+def _client(ns: str, *args: str, budget: float = BUDGET_S) -> subprocess.Popen[str]:
+    return subprocess.Popen(_in(ns, sys.executable, "-c", CLIENT, args[0], str(budget), *args[1:]),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def _finish(process: subprocess.Popen[str], what: str, logs: dict[str, Path]) -> str:
+    out, err = process.communicate(timeout=BUDGET_S + 15)
+    if process.returncode != 0:
+        tails = "\n".join(f"--- {name} ---\n{path.read_text()[-2000:]}" for name, path in logs.items())
+        pytest.fail(f"{what} failed ({process.returncode}): {err.strip()}\n{tails}")
+    return out
+
+
+def test_three_nodes_on_a_lan_find_each_other_by_mdns_and_a_post_reaches_all_of_them(
+        lan: Lan, tmp_path: Path) -> None:
+    servers: dict[str, subprocess.Popen[bytes]] = {}
+    logs = {name: tmp_path / f"{name}.log" for name in NAMES}
+    started = time.time()
+    try:
+        for name, ns in lan.namespaces.items():
+            with logs[name].open("wb") as log:
+                servers[name] = subprocess.Popen(
+                    _in(ns, sys.executable, "-m", "edgenode", "serve", "--data", str(tmp_path / name), "--port", "8065",
+                        "--sync-port", "8066", "--mdns"),
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO)
+        for process in [_client(ns, "ready") for ns in lan.namespaces.values()]:
+            _finish(process, "waiting for the APIs", logs)
+
+        created = json.loads(_finish(_client(lan.namespaces["a"], "post", "hello over the LAN"), "posting on a", logs))
+        waiting = {name: _client(lan.namespaces[name], "wait_post", created["channel"], created["post"])
+                   for name in ("b", "c")}
+        arrived = {name: json.loads(_finish(p, f"reading the post on {name}", logs)) for name, p in waiting.items()}
+        assert {name: seen["message"] for name, seen in arrived.items()} == {"b": "hello over the LAN",
+                                                                             "c": "hello over the LAN"}
+
+        statuses = {name: _status(lan.namespaces[name], tmp_path / name) for name in NAMES}
+        ids = {name: status["node"] for name, status in statuses.items()}
+        for name, status in statuses.items():
+            peers = {peer["node"]: peer for peer in status["peers"]}
+            others = {ids[other] for other in NAMES if other != name}
+            assert others <= set(peers), (name, status)
+            for other in others:
+                assert "mdns" in peers[other]["found"], (name, peers[other])
+                assert any(a.startswith(SUBNET + ".") for a in peers[other]["addresses"]), peers[other]
+            assert status["sync"]["mdns"] and status["sync"]["listening"] == ["0.0.0.0:8066"]
+        latency = {name: round(seen["at"] - created["at"], 3) for name, seen in arrived.items()}
+        print(f"\npost visible on b, c after {latency} s; whole test {time.time() - started:.1f} s")
+    finally:
+        for process in servers.values():
+            process.terminate()
+        for process in servers.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    for name in NAMES:  # a clean stop: the status file says so
+        with (tmp_path / name / "sync-status.json").open() as f:
+            assert json.load(f)["sync"]["running"] is False, logs[name].read_text()[-2000:]
+
+
+def _status(ns: str, data_dir: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + BUDGET_S
+    while True:
+        done = subprocess.run(_in(ns, sys.executable, "-m", "edgenode", "status", "--data", str(data_dir), "--json"),
+                              capture_output=True, text=True, timeout=30, cwd=REPO, check=False)
+        assert done.returncode == 0, done.stderr
+        status: dict[str, Any] = json.loads(done.stdout)
+        found = [p for p in status["peers"] if "mdns" in p["found"] and p["node"]]
+        if len(found) >= len(NAMES) - 1 or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
