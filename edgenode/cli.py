@@ -18,6 +18,7 @@ from edgenode import mesh as mesh_shell
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.identity import IdentityError, load_or_create_identity, node_display_id
 from edgenode.node import Node, open_node, serve_node
+from edgenode.sync_trust import NotEnrolledError, secure_settings
 from edgenode.sync_service import SyncSettings, read_status_file, running_pid, status_document, sync_once
 from edgenode.store import StoreError, wall_clock_ms
 from sync import SyncError
@@ -68,12 +69,14 @@ def cli() -> None:
 @click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", help="A peer to keep in sync with (repeatable).")
 @click.option("--mdns/--no-mdns", default=True, show_default=True, envvar="EDGENODE_MDNS",
               help="Advertise this node and discover peers of its mesh on the LAN (mDNS).")
+@click.option("--unenrolled-sync", is_flag=True, envvar="EDGENODE_UNENROLLED_SYNC",
+              help="Sync over plain TCP although this node is in no mesh (tests, trusted networks only).")
 def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int, peers: tuple[str, ...],
-          mdns: bool) -> None:
+          mdns: bool, unenrolled_sync: bool) -> None:
     """Start the node: its store, the Mattermost-compatible API and peer sync, until interrupted."""
-    sync = None
+    requested: SyncSettings | None = None
     if sync_port or peers or mdns:
-        sync = SyncSettings(host=sync_host, port=sync_port, peers=tuple(_peer_address(p) for p in peers), mdns=mdns)
+        requested = SyncSettings(host=sync_host, port=sync_port, peers=tuple(_peer_address(p) for p in peers), mdns=mdns)
 
     async def work(node: Node) -> None:
         stop = asyncio.Event()
@@ -81,11 +84,18 @@ def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"edgenode node {node.id}: data in {node.data_dir}; API on http://{host}:{port}", err=True)
-        if sync is not None:
+        settings, sync_store = requested, None
+        if settings is not None:
+            try:
+                settings, sync_store = await secure_settings(node, settings, allow_unenrolled=unenrolled_sync)
+            except NotEnrolledError:
+                settings = None
+                click.echo("edgenode: peer sync is off: this node is in no mesh (edgenode mesh init | join)", err=True)
+        if settings is not None:
             listening = f"on {sync_host}:{sync_port}" if sync_port else "not listening"
-            click.echo(f"edgenode: peer sync {listening} over {sync.transport}"
+            click.echo(f"edgenode: peer sync {listening} over {settings.transport}"
                        f"{', mDNS on' if mdns else ''}{', peers ' + ', '.join(peers) if peers else ''}", err=True)
-        await serve_node(node, host, port, stop, sync)
+        await serve_node(node, host, port, stop, settings, sync_store)
         click.echo("edgenode: stopped", err=True)
 
     _run(data, work)
@@ -234,7 +244,9 @@ def _peer_address(text: str) -> PeerAddress:
 @data_option
 @click.argument("address", metavar="HOST:PORT")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the peer to answer.")
-def sync_command(data: str | None, address: str, timeout: float) -> None:
+@click.option("--unenrolled-sync", is_flag=True, envvar="EDGENODE_UNENROLLED_SYNC",
+              help="Sync over plain TCP although this node is in no mesh (tests, trusted networks only).")
+def sync_command(data: str | None, address: str, timeout: float, unenrolled_sync: bool) -> None:
     """Sync once with the peer at HOST:PORT, both ways, and print what moved (for a node that is not being served)."""
     peer = _peer_address(address)
     data_dir = resolve_data_dir(data)
@@ -245,7 +257,11 @@ def sync_command(data: str | None, address: str, timeout: float) -> None:
 
     async def work(node: Node) -> tuple[SessionStats, int, float]:
         started = time.monotonic()
-        stats, wire = await sync_once(node.store, peer, SyncSettings(), timeout=timeout)
+        try:
+            settings, store = await secure_settings(node, SyncSettings(), allow_unenrolled=unenrolled_sync)
+        except NotEnrolledError as exc:
+            raise click.ClickException(str(exc)) from None
+        stats, wire = await sync_once(store, peer, settings, timeout=timeout)
         return stats, wire, time.monotonic() - started
 
     stats, wire, elapsed = _run(data, work)

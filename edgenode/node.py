@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
@@ -48,12 +49,14 @@ async def open_node(data_dir: Path) -> AsyncIterator[Node]:
             await services.outgoing.stop()
 
 
-async def serve_node(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncSettings | None) -> None:
-    """Serve the API and, unless `sync` is None, peer sync beside it, until `stop` is set."""
+async def serve_node(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncSettings | None,
+                     sync_store: Any = None) -> None:
+    """Serve the API and, unless `sync` is None, peer sync beside it (through `sync_store`, the store as
+    the mesh admits foreign ops into it; the store itself if None), until `stop` is set."""
     if sync is None:
         await serve_http(node, host, port, stop)
         return
-    async with SyncService(node.store, node.data_dir, sync) as service:
+    async with SyncService(sync_store if sync_store is not None else node.store, node.data_dir, sync) as service:
         await serve_http(node, host, port, stop, service)
 
 

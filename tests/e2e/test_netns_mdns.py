@@ -161,7 +161,7 @@ def test_three_nodes_on_a_lan_find_each_other_by_mdns_and_a_post_reaches_all_of_
             with logs[name].open("wb") as log:
                 servers[name] = subprocess.Popen(
                     _in(ns, sys.executable, "-m", "edgenode", "serve", "--data", str(tmp_path / name), "--port", "8065",
-                        "--sync-port", "8066", "--mdns"),
+                        "--sync-port", "8066", "--mdns", "--unenrolled-sync"),
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO)
         for process in [_client(ns, "ready") for ns in lan.namespaces.values()]:
             _finish(process, "waiting for the APIs", logs)

@@ -221,7 +221,9 @@ async def test_edgenode_sync_syncs_once_and_prints_what_moved(tmp_path: Path) ->
     async with served(tmp_path / "a", settings()) as a:
         await write_a_post(a, "over the wire")
         held = (await a.node.store.fetchone("SELECT count(*) FROM ops"))[0]  # type: ignore[index]
-        done = await _edgenode("sync", f"127.0.0.1:{a.port}", "--data", str(tmp_path / "b"))
+        unenrolled = await _edgenode("sync", f"127.0.0.1:{a.port}", "--data", str(tmp_path / "b"))
+        assert unenrolled.returncode == 1 and "this node is in no mesh" in unenrolled.stderr
+        done = await _edgenode("sync", f"127.0.0.1:{a.port}", "--data", str(tmp_path / "b"), "--unenrolled-sync")
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(f"synced with node {a.node.id} at 127.0.0.1:{a.port} in ")
         assert f": sent 0 ops in 0 feeds, received {held} ops in 3 feeds; " in done.stdout
@@ -231,7 +233,7 @@ async def test_edgenode_sync_syncs_once_and_prints_what_moved(tmp_path: Path) ->
 
 async def test_edgenode_sync_to_an_unreachable_peer_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     port = free_port()
-    done = await _edgenode("sync", f"127.0.0.1:{port}", "--data", str(tmp_path / "b"))
+    done = await _edgenode("sync", f"127.0.0.1:{port}", "--data", str(tmp_path / "b"), "--unenrolled-sync")
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"Error: cannot reach 127.0.0.1:{port}: Connection refused\n")
 
 

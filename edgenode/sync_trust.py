@@ -1,0 +1,67 @@
+"""Mesh trust at the sync edge: TLS settings for an enrolled node, and a store that admits only
+what the mesh accepts.
+
+A node that is not enrolled in a mesh does not sync unless asked to explicitly (plain TCP, for
+tests and trusted development networks), so a fresh `edgenode serve` never opens its data to the LAN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from edgenode.mesh import MeshTrust, load_mesh, revoked_error
+from edgenode.node import Node
+from edgenode.store import RemoteResult, Store
+from edgenode.sync_service import SyncSettings
+from sync import FeedHead, FeedId, SignedOp
+
+__all__ = ["AdmittingStore", "secure_settings", "NotEnrolledError"]
+
+
+class NotEnrolledError(Exception):
+    """Sync was asked for on a node that is in no mesh."""
+
+
+class AdmittingStore:
+    """The store as peer sync sees it: foreign ops pass the mesh's checks before they are applied."""
+
+    def __init__(self, store: Store, trust: MeshTrust):
+        self._store = store
+        self._trust = trust
+        self.node_id = store.node_id
+
+    async def heads(self) -> dict[FeedId, FeedHead]:
+        return await self._store.heads()
+
+    async def segment(self, feed: FeedId, after_seq: int = 0, limit: int = 1000) -> list[SignedOp]:
+        return await self._store.segment(feed, after_seq, limit)
+
+    async def apply(self, ops: Sequence[SignedOp]) -> RemoteResult:
+        admitted = await self._trust.admit(ops)  # raises for a "mesh" feed not written by the authority
+        if ops and not admitted:
+            raise revoked_error(ops[0].feed.author)
+        return await self._store.apply(admitted)
+
+    def subscribe(self, listener: Callable[[dict[FeedId, FeedHead]], None]) -> Callable[[], None]:
+        return self._store.subscribe(listener)
+
+    def __getattr__(self, name: str) -> Any:  # status and digest reads go straight to the store
+        return getattr(self._store, name)
+
+
+async def secure_settings(node: Node, settings: SyncSettings, *, allow_unenrolled: bool) -> tuple[SyncSettings, Any]:
+    """The settings and store to sync with: mesh TLS and admission on an enrolled node; plain TCP
+    only when explicitly allowed on an unenrolled one."""
+    mesh = load_mesh(node.data_dir)
+    if mesh is None:
+        if not allow_unenrolled:
+            raise NotEnrolledError("this node is in no mesh: run `edgenode mesh init` or `edgenode mesh join TOKEN` "
+                                   "first (or pass --unenrolled-sync to sync over plain TCP on a trusted network)")
+        return settings, node.store
+    trust = await MeshTrust.load(mesh, node.store)
+    node.store.subscribe(trust.on_heads)
+    secured = replace(settings, server_ssl=mesh.server_context(), client_ssl=mesh.client_context(),
+                      verify_peer=trust.verify_peer, mesh_id=mesh.ca.id)
+    return secured, AdmittingStore(node.store, trust)
