@@ -131,7 +131,7 @@ async def seed(data_dir: Path, n_posts: int) -> Seeded:
                     deep_post = post_id
                 at = first_ms + i
                 ops.append(Create("post", post_id, {"channel_id": history["id"], "user_id": admin["id"],
-                                                    "message": message(rng), "create_at": at, "update_at": at},
+                                                    "message": message(rng), "create_at": at},  # as PostService writes
                                   deps=[("channel", history["id"])]))
             await node.store.write(scope, ops)
         seconds = time.perf_counter() - start

@@ -21,7 +21,7 @@ from .errors import StoreClosedError
 from .materialize import digest_queries
 from .migrations import Migration
 from .schema import Schema
-from .writer import RemoteResult, Writer
+from .writer import PREV_CHECKPOINT, RemoteResult, Writer
 
 __all__ = ["Store", "wall_clock_ms"]
 
@@ -192,16 +192,30 @@ class Store:
         return {FeedId(r["author"], r["scope"]): FeedHead(r["seq"], r["link"]) for r in rows}
 
     async def segment(self, feed: FeedId, after_seq: int = 0, limit: int = 1000) -> list[SignedOp]:
-        """Up to `limit` ops of a feed after `after_seq`, as they were signed."""
+        """Up to `limit` ops of a feed after `after_seq`, as they were signed.
+
+        The log keeps `prev` only at checkpoints (see writer.stored_prev), so the rows from the
+        checkpoint at or before the first wanted op are read, and each prev is the link of the op
+        before it.
+        """
+        first = after_seq + 1
+        checkpoint = ((first - 1) // PREV_CHECKPOINT) * PREV_CHECKPOINT + 1
         rows = await self.fetchall(
             "SELECT o.seq, o.prev, o.hlc, o.body, o.sig FROM ops o JOIN feeds f ON f.id = o.feed "
-            "WHERE f.author = ? AND f.scope = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
-            (feed.author, feed.scope, after_seq, limit),
+            "WHERE f.author = ? AND f.scope = ? AND o.seq >= ? ORDER BY o.seq LIMIT ?",
+            (feed.author, feed.scope, checkpoint, limit + first - checkpoint),
         )
-        return [
-            SignedOp(feed, r["seq"], r["prev"], Stamp(r["hlc"] >> 16, r["hlc"] & 0xFFFF, feed.node_tag), r["body"], r["sig"])
-            for r in rows
-        ]
+        ops: list[SignedOp] = []
+        prev: bytes | None = None
+        for r in rows:
+            if r["prev"]:
+                prev = r["prev"]
+            if prev is None or (ops and ops[-1].seq + 1 != r["seq"]) and not r["prev"]:
+                break  # a missing checkpoint or a hole: serve what is certain
+            op = SignedOp(feed, r["seq"], prev, Stamp(r["hlc"] >> 16, r["hlc"] & 0xFFFF, feed.node_tag), r["body"], r["sig"])
+            prev = op.link()
+            ops.append(op)
+        return [op for op in ops if op.seq >= first]
 
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")

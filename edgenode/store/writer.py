@@ -27,7 +27,7 @@ from .materialize import Columns, Materializer, OpState, validate
 from .migrations import Migration, migrate
 from .schema import Schema
 
-__all__ = ["Writer", "RemoteResult", "connect"]
+__all__ = ["Writer", "RemoteResult", "connect", "stored_prev", "PREV_CHECKPOINT"]
 
 _MAX_BATCH = 1024
 
@@ -246,7 +246,7 @@ class Writer:
             signed = self._signer.seal(scope, head, stamp, encode_op(op))
             conn.execute(
                 "INSERT INTO ops (feed, seq, prev, hlc, body, sig) VALUES (?, ?, ?, ?, ?, ?)",
-                (rowid, signed.seq, signed.prev, _hlc(stamp), signed.body, signed.signature),
+                (rowid, signed.seq, stored_prev(signed), _hlc(stamp), signed.body, signed.signature),
             )
             mat.apply(rowid, signed.seq, stamp, op, columns)
             head = FeedHead(signed.seq, signed.link())
@@ -270,9 +270,10 @@ class Writer:
             if op.seq > head.seq:
                 fresh.append(op)
                 continue
-            held = conn.execute("SELECT prev, hlc, body, sig FROM ops WHERE feed = ? AND seq = ?",
+            # the signature covers prev, so equal stamp, body and signature mean the same op
+            held = conn.execute("SELECT hlc, body, sig FROM ops WHERE feed = ? AND seq = ?",
                                 (rowid, op.seq)).fetchone()
-            if held == (op.prev, _hlc(op.stamp), op.body, op.signature):
+            if held == (_hlc(op.stamp), op.body, op.signature):
                 result.duplicates += 1
             else:
                 return self._fork(rowid, op, result)
@@ -291,7 +292,7 @@ class Writer:
         clock.check(fresh[-1].stamp, now)  # stamps increase along a verified feed: the last is the latest
         conn.executemany(
             "INSERT INTO ops (feed, seq, prev, hlc, body, sig) VALUES (?, ?, ?, ?, ?, ?)",
-            [(rowid, op.seq, op.prev, _hlc(op.stamp), op.body, op.signature) for op in fresh],
+            [(rowid, op.seq, stored_prev(op), _hlc(op.stamp), op.body, op.signature) for op in fresh],
         )
         valid: list[tuple[int, int, Stamp, Op, Columns]] = []
         for op in fresh:
@@ -321,6 +322,20 @@ class Writer:
         self._conn.execute("INSERT OR IGNORE INTO forks VALUES (?, ?, ?, ?)", (rowid, op.seq, op.to_bytes(), self._now_ms()))
         result.fork = f"feed {op.feed.scope!r} of author {op.feed.author.hex()[:16]} has two different ops at sequence {op.seq}"
         return result
+
+
+PREV_CHECKPOINT = 64
+"""Only every 64th op stores its `prev` (32 bytes); the others' follow from the op before them."""
+
+
+def stored_prev(op: SignedOp) -> bytes:
+    """What the log keeps of an op's prev: the hash at checkpoints (seq 1, 65, 129, ...), else nothing.
+
+    prev(n) is link(n-1), which the log can recompute from row n-1 once that row's own prev is
+    known, so walking forward from the nearest checkpoint restores every prev. An empty blob costs
+    no payload byte, and the column stays NOT NULL.
+    """
+    return op.prev if op.seq % PREV_CHECKPOINT == 1 else b""
 
 
 def _hlc(stamp: Stamp) -> int:

@@ -128,3 +128,19 @@ async def test_a_remove_cancels_its_tags_even_when_it_names_another_element(stor
     tag = (await store.write("c", [Add("post.reactions", pid, "u1:smile")]))[0].stamp
     await store.write("c", [Remove("post.reactions", pid, "u2:frown", (tag,))])
     assert await store.fetchall("SELECT * FROM reactions") == []
+
+
+async def test_segments_from_any_point_carry_the_exact_signed_ops_though_the_log_keeps_few_prevs(store: Store) -> None:
+    await store.write("directory", team_and_channel())
+    written = []
+    for i in range(150):  # past two prev checkpoints (seq 65 and 129)
+        written += await store.write("c", [post(f"{i:026d}", f"m{i}")])
+    feed = written[0].feed
+    for after in (0, 1, 63, 64, 65, 100, 128, 129, 149):
+        segment = await store.segment(feed, after, 30)
+        assert segment == written[after:after + 30]
+        for op in segment:
+            verify_op(op)
+    stored = await store.fetchall("SELECT seq FROM ops WHERE length(prev) > 0 AND feed = "
+                                  "(SELECT id FROM feeds WHERE scope = 'c') ORDER BY seq")
+    assert [r[0] for r in stored] == [1, 65, 129]
