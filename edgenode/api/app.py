@@ -11,9 +11,21 @@ from edgenode.services import Services
 from .errors import EXCEPTION_HANDLERS
 from .middleware import MattermostHeaders
 from .routes import (
-    channels, commands, files, hooks, openapi, posts, preferences, reactions, search, system, teams, users, websocket,
+    channels,
+    commands,
+    files,
+    hooks,
+    openapi,
+    posts,
+    preferences,
+    reactions,
+    search,
+    status,
+    system,
+    teams,
+    users,
+    websocket,
 )
-from .routes import status
 
 __all__ = ["build_app", "ROUTE_MODULES"]
 

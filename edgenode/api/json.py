@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from edgenode.services.errors import BadRequest, PayloadTooLarge
 
-__all__ = ["json_response", "ok", "json_body", "json_list_body", "int_param", "MAX_JSON_BODY"]
+__all__ = ["json_response", "ok", "json_body", "json_list_body", "int_param", "request_body", "MAX_JSON_BODY"]
 
 MAX_JSON_BODY = 4 * 1024 * 1024
 
@@ -36,15 +36,21 @@ def _int64(digits: str) -> int:
     return value
 
 
-async def _raw_json(request: Request) -> Any:
+async def request_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
+    """The raw body, refused once it grows past `limit` bytes (before it is all read)."""
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_JSON_BODY:
+    if length is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge("The request body is too large.")
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_JSON_BODY:
+        if len(body) > limit:
             raise PayloadTooLarge("The request body is too large.")
+    return body
+
+
+async def _raw_json(request: Request) -> Any:
+    body = await request_body(request)
     if not body.strip():
         return None
     try:

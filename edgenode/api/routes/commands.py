@@ -7,11 +7,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from edgenode.api.auth import require_session
-from edgenode.api.json import json_body, json_response, ok
+from edgenode.api.json import json_body, json_response, ok, request_body
 from edgenode.services import BadRequest
 
 from .common import path_id, services
-from .hooks import request_body
 
 __all__ = ["routes"]
 

@@ -8,14 +8,13 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from edgenode.api.auth import require_session
-from edgenode.api.json import MAX_JSON_BODY, json_body, json_response, ok
+from edgenode.api.json import json_body, json_response, ok, request_body
 from edgenode.services import BadRequest
-from edgenode.services.errors import PayloadTooLarge
 from edgenode.services.webhooks import IncomingHookRequest
 
 from .common import paging, path_id, services
 
-__all__ = ["request_body", "routes"]
+__all__ = ["routes"]
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -23,19 +22,6 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 def _same_id(request: Request, body: dict[str, object], name: str) -> None:
     if body.get("id", request.path_params[name]) != request.path_params[name]:
         raise BadRequest("The id in the body does not match the URL.", "api.context.invalid_param.app_error")
-
-
-async def request_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
-    """The raw body, refused once it grows past `limit` bytes."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge("The request body is too large.")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge("The request body is too large.")
-    return body
 
 
 def _replayed(request: Request, body: bytes) -> Request:

@@ -8,11 +8,17 @@ from starlette.routing import Route
 
 from edgenode.api.auth import require_session, session_or_none
 from edgenode.api.json import json_body, json_list_body, json_response, ok
-from edgenode.services import BadRequest, Forbidden
+from edgenode.services import BadRequest, Forbidden, Session
 
 from .common import paging, path_id, services, user_param
 
 __all__ = ["routes"]
+
+
+def _check_self_or_admin(user_id: str, session: Session) -> None:
+    """Users may act on their own account; system admins on anyone's."""
+    if user_id != session.user_id and not session.is_system_admin:
+        raise Forbidden("You do not have the appropriate permissions.")
 
 
 async def create_user(request: Request) -> Response:
@@ -104,8 +110,7 @@ async def search_users(request: Request) -> Response:
 async def patch_user(request: Request) -> Response:
     session = await require_session(request)
     user_id = user_param(request, session)
-    if user_id != session.user_id and not session.is_system_admin:
-        raise Forbidden("You do not have the appropriate permissions.")
+    _check_self_or_admin(user_id, session)
     return json_response(await services(request).users.patch(user_id, await json_body(request)))
 
 
@@ -144,24 +149,21 @@ async def revoke_token(request: Request) -> Response:
 async def user_teams(request: Request) -> Response:
     session = await require_session(request)
     user_id = user_param(request, session)
-    if user_id != session.user_id and not session.is_system_admin:
-        raise Forbidden("You do not have the appropriate permissions.")
+    _check_self_or_admin(user_id, session)
     return json_response(await services(request).teams.for_user(user_id))
 
 
 async def user_team_members(request: Request) -> Response:
     session = await require_session(request)
     user_id = user_param(request, session)
-    if user_id != session.user_id and not session.is_system_admin:
-        raise Forbidden("You do not have the appropriate permissions.")
+    _check_self_or_admin(user_id, session)
     return json_response(await services(request).teams.members_for_user(user_id))
 
 
 async def user_channels(request: Request) -> Response:
     session = await require_session(request)
     user_id = user_param(request, session)
-    if user_id != session.user_id and not session.is_system_admin:
-        raise Forbidden("You do not have the appropriate permissions.")
+    _check_self_or_admin(user_id, session)
     team_id = path_id(request, "team_id")
     include_deleted = request.query_params.get("include_deleted") == "true"
     return json_response(await services(request).channels.for_user(user_id, team_id, include_deleted))
@@ -170,8 +172,7 @@ async def user_channels(request: Request) -> Response:
 async def user_channel_members(request: Request) -> Response:
     session = await require_session(request)
     user_id = user_param(request, session)
-    if user_id != session.user_id and not session.is_system_admin:
-        raise Forbidden("You do not have the appropriate permissions.")
+    _check_self_or_admin(user_id, session)
     return json_response(await services(request).channels.members_for_user(user_id, path_id(request, "team_id")))
 
 
