@@ -409,3 +409,14 @@ async def test_the_hashtag_index_is_built_from_posts_written_before_it_existed(o
         rows = await store.fetchall("SELECT p.id FROM post_hashtags h JOIN posts p ON p.rowid = h.rowid "
                                     "WHERE post_hashtags MATCH '\"#ops-team\"'")
         assert [row["id"] for row in rows] == ["p1"]
+
+
+async def test_results_skip_newer_system_messages_however_many_there_are(api, team) -> None:  # type: ignore[no-untyped-def]
+    # The newest candidates come from an index and are filtered after; many filtered ones must
+    # make the search look further back, not return a short page.
+    for n in range(3):
+        await _post(api, team.alice_token, team.town_square, f"relay older {n}")
+    for n in range(40):
+        await _post(api, team.alice_token, team.town_square, f"relay system {n}", type="system_generic")
+    assert await _found(api, team.bob_token, team.id, "relay", per_page=2) == ["relay older 2", "relay older 1"]
+    assert await _found(api, team.bob_token, team.id, "relay", page=1, per_page=2) == ["relay older 0"]
