@@ -114,12 +114,7 @@ class CommandService:
     # -- management ------------------------------------------------------------------------
 
     async def row(self, command_id: str) -> sqlite3.Row:
-        row = None
-        if is_valid_id(command_id):
-            row = await self._ctx.store.fetchone("SELECT * FROM commands WHERE id = ? AND _deleted = 0", (command_id,))
-        if row is None:
-            raise NotFound("Unable to find the command.", _NOT_FOUND_ID)
-        return row
+        return await self._access.live_row("commands", command_id, NotFound("Unable to find the command.", _NOT_FOUND_ID))
 
     async def _team_commands(self, team_id: str) -> list[sqlite3.Row]:
         return await self._ctx.store.fetchall(

@@ -122,12 +122,8 @@ class OutgoingHookService:
         self._audit = audit
 
     async def row(self, hook_id: str) -> sqlite3.Row:
-        row = None
-        if is_valid_id(hook_id):
-            row = await self._ctx.store.fetchone("SELECT * FROM outgoing_hooks WHERE id = ? AND _deleted = 0", (hook_id,))
-        if row is None:
-            raise NotFound("Unable to find the outgoing webhook.", "app.webhooks.get_outgoing.app_error")
-        return row
+        return await self._access.live_row("outgoing_hooks", hook_id, NotFound(
+            "Unable to find the outgoing webhook.", "app.webhooks.get_outgoing.app_error"))
 
     async def for_team(self, team_id: str) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import sqlite3
@@ -79,17 +80,14 @@ class UserService:
         return user_json(row)
 
     async def get_many(self, ids: list[str]) -> list[dict[str, Any]]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        rows = await self._ctx.store.fetchall(f"SELECT * FROM users WHERE id IN ({marks}) AND _deleted = 0", ids)
-        return [user_json(r) for r in rows]
+        return await self._where_in("id", ids)
 
     async def get_many_by_username(self, names: list[str]) -> list[dict[str, Any]]:
-        if not names:
-            return []
-        marks = ",".join("?" * len(names))
-        rows = await self._ctx.store.fetchall(f"SELECT * FROM users WHERE username IN ({marks}) AND _deleted = 0", names)
+        return await self._where_in("username", names)
+
+    async def _where_in(self, column: str, values: list[str]) -> list[dict[str, Any]]:
+        rows = await self._ctx.store.fetchall(
+            f"SELECT * FROM users WHERE {column} IN (SELECT value FROM json_each(?)) AND _deleted = 0", (json.dumps(values),))
         return [user_json(r) for r in rows]
 
     async def list(self, page: int, per_page: int, in_team: str | None = None, in_channel: str | None = None) -> list[dict[str, Any]]:

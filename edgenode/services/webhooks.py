@@ -138,6 +138,15 @@ class IntegrationAccess:
         self._ctx = ctx
         self._members = members
 
+    async def live_row(self, table: str, row_id: str, missing: NotFound) -> sqlite3.Row:
+        """The undeleted integration row with this id (a hook or a command), or `missing` raised."""
+        row = None
+        if is_valid_id(row_id):
+            row = await self._ctx.store.fetchone(f"SELECT * FROM {table} WHERE id = ? AND _deleted = 0", (row_id,))
+        if row is None:
+            raise missing
+        return row
+
     async def is_admin(self, team_id: str, actor: Session) -> bool:
         if actor.is_system_admin:
             return True
@@ -239,12 +248,8 @@ class WebhookService:
         self._audit = audit
 
     async def row(self, hook_id: str) -> sqlite3.Row:
-        row = None
-        if is_valid_id(hook_id):
-            row = await self._ctx.store.fetchone("SELECT * FROM incoming_hooks WHERE id = ? AND _deleted = 0", (hook_id,))
-        if row is None:
-            raise NotFound("Unable to find the incoming webhook.", "app.webhooks.get_incoming.app_error")
-        return row
+        return await self._access.live_row("incoming_hooks", hook_id, NotFound(
+            "Unable to find the incoming webhook.", "app.webhooks.get_incoming.app_error"))
 
     async def _checked_fields(self, body: Mapping[str, Any]) -> dict[str, Any]:
         fields: dict[str, Any] = {

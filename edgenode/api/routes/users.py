@@ -71,20 +71,22 @@ async def get_by_username(request: Request) -> Response:
     return json_response(await services(request).users.get_by_username(request.path_params["username"]))
 
 
+async def _strings(request: Request, what: str) -> list[str]:
+    """A JSON array of at most 1,000 strings, the body of the bulk user lookups."""
+    values = await json_list_body(request)
+    if not all(isinstance(v, str) for v in values) or len(values) > 1000:
+        raise BadRequest(f"Invalid {what}.", "api.context.invalid_body_param.app_error")
+    return values
+
+
 async def get_by_ids(request: Request) -> Response:
     await require_session(request)
-    ids = await json_list_body(request)
-    if not all(isinstance(i, str) for i in ids) or len(ids) > 1000:
-        raise BadRequest("Invalid user ids.", "api.context.invalid_body_param.app_error")
-    return json_response(await services(request).users.get_many(ids))
+    return json_response(await services(request).users.get_many(await _strings(request, "user ids")))
 
 
 async def get_by_usernames(request: Request) -> Response:
     await require_session(request)
-    names = await json_list_body(request)
-    if not all(isinstance(i, str) for i in names) or len(names) > 1000:
-        raise BadRequest("Invalid usernames.", "api.context.invalid_body_param.app_error")
-    return json_response(await services(request).users.get_many_by_username(names))
+    return json_response(await services(request).users.get_many_by_username(await _strings(request, "usernames")))
 
 
 async def list_users(request: Request) -> Response:
