@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from crdt import CrdtError, Op, UnknownOpError, op_from_wire, op_to_wire
 
@@ -11,7 +10,7 @@ from . import encoding
 from .errors import DecodeError, InvalidOpError, OversizedError, UnknownOpTypeError
 from .feed import MAX_BODY_BYTES, FeedId, SignedOp, build, check_version, FORMAT_VERSION
 
-__all__ = ["encode_op", "decode_op", "Segment", "encode_segment", "decode_segment", "MAX_SEGMENT_BYTES"]
+__all__ = ["encode_op", "decode_op", "encode_segment", "decode_segment", "MAX_SEGMENT_BYTES"]
 
 MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 
@@ -29,13 +28,6 @@ def decode_op(body: bytes) -> Op:
         raise UnknownOpTypeError(str(exc)) from None
     except CrdtError as exc:
         raise InvalidOpError(str(exc)) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Contiguous ops of one feed; the feed, first sequence number and first link are sent once."""
-
-    ops: tuple[SignedOp, ...]
 
 
 def encode_segment(ops: Sequence[SignedOp]) -> bytes:

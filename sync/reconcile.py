@@ -298,7 +298,3 @@ class Reconciler:
                 self.to_send[feed] = 0 if held is None else held[0]
             elif held[0] == item.seq and held[1] != item.link[:_LINK_PREFIX]:
                 self.forks.append(feed)
-
-
-def frontier_items(frontier: Mapping[FeedId, FeedHead]) -> list[Item]:
-    return [Item(feed_key(f), h.seq, h.link) for f, h in frontier.items()]
