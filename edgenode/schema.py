@@ -110,6 +110,10 @@ ENTITIES = [
     # -- mesh (scope "mesh"; only the authority's feed counts, see sync/revocation.py) --------------
     EntityTable("revocation", "revocations", _cols("node_key revoked_at:INTEGER reason last_seqs:JSON"),
                 immutable=frozenset({"node_key", "revoked_at", "reason", "last_seqs"}), indexes=(("node_key",),)),
+    # A node's evidence of enrolment (scope "node", written by the node itself): its certificate
+    # from the mesh authority, base64 DER. Id: the node key in hex. Roles: "hub" or "".
+    EntityTable("node", "mesh_nodes", _cols("name certificate roles create_at:INTEGER"),
+                immutable=frozenset({"name", "certificate", "roles", "create_at"})),
 ]
 
 SETS = [
@@ -117,6 +121,8 @@ SETS = [
     SetTable("channel.members", "channel_members", "channel_id", ("user_id",)),
     SetTable("post.reactions", "reactions", "post_id", ("user_id", "emoji_name")),
     SetTable("user.flagged", "flagged_posts", "user_id", ("post_id",)),
+    # The nodes (key hex) a user has an account on: they are entitled to the user's private feeds.
+    SetTable("user.nodes", "user_nodes", "user_id", ("node",)),
     SetTable("run.participants", "run_participants", "run_id", ("user_id",)),
     SetTable("board.members", "board_members", "board_id", ("user_id",)),
     SetTable("card.labels", "card_labels", "card_id", ("property_id", "option_id")),
