@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol, Self
 
 from edgenode.identity import node_display_id
+from edgenode.need_to_know import NeedToKnow
 from edgenode.store import Store
 from sync.discovery import Discovery, FoundCallback, LostCallback, ZeroconfDiscovery
 from sync.manager import DEFAULT_SYNC_PORT, PeerAddress, PeerManager, PeerStatus, tcp_dialer
@@ -65,6 +66,8 @@ class SyncSettings:
     client_ssl: ssl.SSLContext | None = None
     verify_peer: Callable[[ssl.SSLObject], bytes] | None = None
     session: SessionConfig = field(default_factory=SessionConfig)
+    need_to_know: bool = True
+    """Send private channels and personal feeds only to nodes entitled to them (edgenode/need_to_know.py)."""
 
     @property
     def transport(self) -> str:
@@ -87,7 +90,8 @@ class SyncService:
             store, node=store.node_id, mesh=mesh_tag(settings.mesh_id),
             listen=PeerAddress(settings.host, settings.port) if settings.port else None,
             server_ssl=settings.server_ssl, client_ssl=settings.client_ssl, verify_peer=settings.verify_peer,
-            static_peers=settings.peers, config=settings.session, clock=clock, **manager_options)
+            static_peers=settings.peers, config=settings.session, clock=clock,
+            entitlements=NeedToKnow(store) if settings.need_to_know else None, **manager_options)
         self._discovery: Discovery | None = None
         self._writer: asyncio.Task[None] | None = None
         self._running = False
@@ -234,6 +238,7 @@ async def sync_once(store: Store, address: PeerAddress, settings: SyncSettings, 
     dial = tcp_dialer(settings.client_ssl, settings.verify_peer, timeout)
     link, verified = await dial(address)
     session = PeerSession(store, link, node=store.node_id, mesh=mesh_tag(settings.mesh_id), initiator=True,
-                          config=replace(settings.session, live=False), verified_node=verified)
+                          config=replace(settings.session, live=False), verified_node=verified,
+                          entitlements=NeedToKnow(store) if settings.need_to_know else None)
     stats = await session.run()
     return stats, link.bytes_sent + link.bytes_received

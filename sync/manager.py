@@ -31,7 +31,7 @@ from .framing import Link, LinkError, StreamLink, memory_link_pair
 from .peer import (
     DuplicateConnectionError, PeerSession, SelfConnectionError, SessionConfig,
 )
-from .ports import LiveFeedStore
+from .ports import Entitlements, LiveFeedStore
 
 __all__ = [
     "PeerAddress", "Backoff", "PeerStatus", "PeerManager", "Dialer", "tcp_dialer", "MemoryNetwork", "PeerUnreachableError",
@@ -127,6 +127,8 @@ class _Peer:
     ops_sent: int = 0
     ops_received: int = 0
     frontier: dict[FeedId, int] | None = None
+    visible: Callable[[FeedId], bool] | None = None
+    """Need-to-know as of its last session: which of our feeds it may receive (None: all)."""
     last_error: str | None = None
 
 
@@ -194,7 +196,7 @@ class PeerManager:
                  config: SessionConfig = SessionConfig(), backoff: Backoff = Backoff(),
                  random: Callable[[], float] = _random.random, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, dial: Dialer | None = None,
-                 handshake_timeout: float = 10.0):
+                 handshake_timeout: float = 10.0, entitlements: Entitlements | None = None):
         if (server_ssl is None) != (client_ssl is None):
             raise ValueError("give both TLS contexts (server and client) or neither")
         self.store = store
@@ -212,6 +214,7 @@ class PeerManager:
         self._sleep = sleep
         self._dial = dial if dial is not None else tcp_dialer(client_ssl, verify_peer)
         self._handshake_timeout = handshake_timeout
+        self._entitlements = entitlements
         self._server: asyncio.Server | None = None
         self._peers: dict[bytes, _Peer] = {}
         self._targets: dict[str, _Target] = {}
@@ -396,7 +399,8 @@ class PeerManager:
             peer.ended.clear()
 
         session = PeerSession(self.store, link, node=self.node, mesh=self.mesh, initiator=initiator,
-                              config=self._config, clock=self._clock, verified_node=verified, admit=admit)
+                              config=self._config, clock=self._clock, verified_node=verified, admit=admit,
+                              entitlements=self._entitlements)
         try:
             await session.run()
         except (SyncError, OSError) as exc:
@@ -422,6 +426,7 @@ class PeerManager:
         peer.ops_received += stats.ops_received
         if session.reconciled:
             peer.frontier = session.peer_frontier()
+            peer.visible = session.view.allows if session.view is not None else None
         if peer.session is session:
             peer.session = None
             peer.ended.set()
@@ -445,7 +450,8 @@ class PeerManager:
                 sent, received = peer.ops_sent + stats.ops_sent, peer.ops_received + stats.ops_received
             else:
                 to_send = None if peer.frontier is None else sum(
-                    max(0, seq - peer.frontier.get(f, 0)) for f, seq in ours.items())
+                    max(0, seq - peer.frontier.get(f, 0)) for f, seq in ours.items()
+                    if peer.visible is None or peer.visible(f))
                 to_receive, last_contact, last_sync = None, peer.last_contact, peer.last_sync
                 sent, received = peer.ops_sent, peer.ops_received
             addresses = {str(a) for t in targets for a in t.addresses}

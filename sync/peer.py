@@ -41,7 +41,8 @@ from .peer_messages import (
     PEER_PROTOCOL, Ack, CaughtUp, Goodbye, Handshake, PeerMessage, Ping, Reconcile, Reject, Segment,
     decode_peer_message, encode_peer_message, mesh_tag,
 )
-from .ports import LiveFeedStore
+from .peer_view import PeerView
+from .ports import Entitlements, LiveFeedStore
 from .reconcile import Reconciler, decode_message, encode_message
 
 __all__ = [
@@ -133,13 +134,18 @@ class PeerSession:
 
     `verified_node` is the peer's node key as its TLS certificate proves it (None on plain links);
     `admit` is called once the peer's handshake is accepted, and may raise (e.g. DuplicateConnectionError)
-    to refuse the session. `clock` is a wall clock in seconds, used for status only.
+    to refuse the session. With `entitlements` (need-to-know), the peer sees the store through a
+    `PeerView`: only the feeds it is entitled to. `clock` is a wall clock in seconds, used for status only.
     """
 
     def __init__(self, store: LiveFeedStore, link: Link, *, node: bytes, mesh: bytes, initiator: bool,
                  config: SessionConfig = SessionConfig(), clock: Callable[[], float] = time.time,
-                 verified_node: bytes | None = None, admit: Callable[[PeerSession], None] | None = None):
+                 verified_node: bytes | None = None, admit: Callable[[PeerSession], None] | None = None,
+                 entitlements: Entitlements | None = None):
         self.store = store
+        self.view: PeerView | None = None
+        """What the peer may receive, once the handshake says who it is (None: everything)."""
+        self._entitlements = entitlements
         self.link = link
         self.node = node
         self.mesh = mesh
@@ -203,13 +209,19 @@ class PeerSession:
     # -- lifetime --------------------------------------------------------------------------
 
     async def run(self) -> SessionStats:
-        unsubscribe = self.store.subscribe(self._on_heads)
+        unsubscribe: Callable[[], None] | None = None
         tasks: list[asyncio.Task[Any]] = []
         try:
             await self._handshake()
             if self._stop_reason is not None:
                 await self._say_goodbye(self._stop_reason)
                 return self.stats
+            if self._entitlements is not None:
+                assert self.stats.peer_node is not None  # set by the handshake
+                peer = self.stats.peer_node
+                self.view = PeerView(self.store, await self._entitlements.for_peer(peer), peer)
+                self.store = self.view
+            unsubscribe = self.store.subscribe(self._on_heads)
             frontier = await self.store.heads()  # after subscribing: no later commit goes unnoticed
             for feed, head in frontier.items():
                 self._ours[feed] = max(self._ours.get(feed, 0), head.seq)
@@ -233,7 +245,8 @@ class PeerSession:
             await self._say_goodbye("the node is shutting down")
             raise
         finally:
-            unsubscribe()
+            if unsubscribe is not None:
+                unsubscribe()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -378,7 +391,7 @@ class PeerSession:
             self._blocked.add(feed)
         self._unsent = sum(max(0, seq - self._known.get(feed, 0))
                            for feed, seq in self._ours.items() if feed not in self._blocked)
-        for feed in to_send:
+        for feed in sorted(to_send, key=_sending_order):
             self._mark(feed)
         self._reconciled.set()
         self._wake.set()
@@ -533,6 +546,15 @@ class PeerSession:
             await asyncio.sleep(max(0.05, self._last_send + self.config.keepalive - loop.time()))
             if not self._closing and loop.time() - self._last_send >= self.config.keepalive:
                 await self._send(Ping())
+
+
+_FIRST_SCOPES = {"mesh": 0, "node": 1, "directory": 2}
+
+
+def _sending_order(feed: FeedId) -> int:
+    """Evidence first: the mesh authority's feed (revocations) and nodes' enrolment certificates
+    decide whether the rest is admitted, and the directory (users) is what most ops depend on."""
+    return _FIRST_SCOPES.get(feed.scope, len(_FIRST_SCOPES))
 
 
 def _within(ops: Sequence[SignedOp], budget: int) -> list[SignedOp]:

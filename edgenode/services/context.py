@@ -12,10 +12,16 @@ from edgenode.store import Store
 from .events import EventBus
 from .presence import Presence
 
-__all__ = ["Context", "DIRECTORY_SCOPE", "channel_scope"]
+__all__ = ["Context", "DIRECTORY_SCOPE", "USER_NODES", "USER_NODES_TABLE", "channel_scope"]
 
 DIRECTORY_SCOPE = "directory"
 """The feed scope of users, teams and team memberships: replicated to every node of the mesh."""
+
+
+USER_NODES = "user.nodes"
+USER_NODES_TABLE = "user_nodes"
+"""The set of nodes (key hex) a user uses (logged in, or made a personal access token there): those nodes are
+entitled to the user's private channels and personal state (edgenode/need_to_know.py)."""
 
 
 def channel_scope(channel_id: str) -> str:

@@ -13,11 +13,11 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from crdt import Create, Update
+from crdt import Add, Create, Update
 from edgenode.ids import is_valid_id, new_id, new_token
 
 from .audit import AuditLog
-from .context import DIRECTORY_SCOPE, Context
+from .context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE, Context
 from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from .models import user_json
 
@@ -215,8 +215,19 @@ class UserService:
         await self._audit.record("login", user_id=row["id"], ip=ip, session_id=session.id)
         return session, user_json(row)
 
+    async def _host_here(self, user_id: str) -> None:
+        """Record, once, that the user uses this node (logs in, or makes a personal access token here):
+        the node becomes entitled to the user's private channels and personal state (see
+        edgenode/need_to_know.py). Creating an account does not count: an admin creating accounts
+        on their own node must not draw everyone's direct messages to it."""
+        node = self._ctx.store.node_id.hex()
+        if not await self._ctx.store.fetchone(f"SELECT 1 FROM {USER_NODES_TABLE} WHERE user_id = ? AND node = ?",
+                                              (user_id, node)):
+            await self._ctx.store.write(DIRECTORY_SCOPE, [Add(USER_NODES, user_id, node)])
+
     async def _new_session(self, user_id: str, roles: str, device_id: str = "", is_token: bool = False,
                            token: str | None = None) -> Session:
+        await self._host_here(user_id)
         session = Session(new_id(), token or new_token(), user_id, roles, is_token)
         now = self._ctx.now_ms()
         row = (session.token, session.id, user_id, now, now + SESSION_LIFETIME_MS, now, device_id, int(is_token))
@@ -271,6 +282,7 @@ class UserService:
         if not isinstance(description, str) or not description or len(description) > 255:
             raise BadRequest("Invalid description.", "model.user_access_token.is_valid.description.app_error")
         await self.row(user_id)
+        await self._host_here(user_id)
         token_id, token = new_id(), new_token()
         await self._ctx.store.write_local(lambda conn: conn.execute(
             "INSERT INTO access_tokens (id, token, user_id, description) VALUES (?, ?, ?, ?)",
