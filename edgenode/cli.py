@@ -150,7 +150,8 @@ def mesh_init(data: str | None, name: str) -> None:
 @data_option
 @click.option("--out", "out", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the token to FILE (created with mode 0600) instead of printing it.")
-def mesh_invite(data: str | None, out: str | None) -> None:
+@click.option("--hub", is_flag=True, help="Certify the new node as a hub (e.g. a datacenter node): entitled to every feed.")
+def mesh_invite(data: str | None, out: str | None, hub: bool) -> None:
     """Print a one-line invite token for one new node (run on the authority node).
 
     The token is a SECRET bearer credential: it holds a new node's private key and certificate,
@@ -159,7 +160,7 @@ def mesh_invite(data: str | None, out: str | None) -> None:
     """
 
     def work() -> tuple[str, bytes]:
-        token, invite = mesh_shell.create_invite(mesh_shell.require_mesh(resolve_data_dir(data)))
+        token, invite = mesh_shell.create_invite(mesh_shell.require_mesh(resolve_data_dir(data)), hub=hub)
         if out is not None:
             mesh_shell.write_private_file(Path(out), (token + "\n").encode(), exclusive=True)
         return token, invite.node_key
@@ -168,7 +169,8 @@ def mesh_invite(data: str | None, out: str | None) -> None:
     if out is None:
         click.echo(token)
     where = f"wrote it to {out}" if out is not None else "printed it"
-    click.echo(f"invite for node {node_display_id(node_key)}: {where}. It is a secret: whoever holds it joins as "
+    what = "hub node" if hub else "node"
+    click.echo(f"invite for {what} {node_display_id(node_key)}: {where}. It is a secret: whoever holds it joins as "
                f"that node. If it leaks: edgenode mesh revoke {node_display_id(node_key)}", err=True)
 
 
@@ -209,7 +211,7 @@ def mesh_revoke(data: str | None, node: str, reason: str) -> None:
 @mesh.command("show")
 @data_option
 def mesh_show(data: str | None) -> None:
-    """Print the mesh this node belongs to, its role in it, and the revoked nodes."""
+    """Print the mesh this node belongs to, its role in it, the roles its certificate grants, and the revoked nodes."""
     joined = _checked(lambda: mesh_shell.require_mesh(resolve_data_dir(data)))
 
     async def work(node_: Node) -> Revocations:
@@ -222,6 +224,7 @@ def mesh_show(data: str | None) -> None:
         "node": node_display_id(joined.node_key),
         "key": joined.node_key.hex(),
         "role": "authority" if joined.is_authority else "member",
+        "roles": " ".join(sorted(joined.roles)) or "none",
         "authority": node_display_id(joined.ca.authority_key),
         "certificate": f"valid until {joined.node_certificate.not_valid_after_utc:%Y-%m-%d}",
         "revoked": ", ".join(sorted(node_display_id(key) for key in revoked)) or "none",

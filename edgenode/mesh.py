@@ -8,7 +8,9 @@
 
 Enrolment writes the folder as `mesh.partial` and renames it into place, so a node is either in
 a mesh with every file, or not in one. At run time `MeshTrust` answers the two questions sync
-asks: may this peer connect (`verify_peer`), and may these ops be applied (`admit`).
+asks: may this peer connect (`verify_peer`), and may these ops be applied (`admit`). Each node
+states its own enrolment in its feed of scope "node" (`publish_enrolment`), which is how the nodes
+that never meet it learn that its ops are admissible (see sync/enrolment.py).
 """
 
 from __future__ import annotations
@@ -34,12 +36,15 @@ from edgenode.identity import KEY_FILE, load_or_create_identity, node_display_id
 from edgenode.ids import new_id
 from edgenode.store import Store
 from sync import FeedHead, FeedId, SignedOp, Signer, decode_op
-from sync.errors import CertificateError, DecodeError, MeshError, RevokedError
+from sync.enrolment import NODE_SCOPE, EnrolledKeys, node_record_op, record_from_fields
+from sync.errors import CertificateError, DecodeError, EnrolmentRecordError, MeshError, RevokedError
 from sync.mesh import (
+    HUB_ROLE,
     INVITE_PREFIX,
     Authority,
     Invite,
     MeshCA,
+    certificate_roles,
     check_node_certificate,
     create_authority,
     decode_invite,
@@ -70,6 +75,8 @@ __all__ = [
     "join_mesh",
     "known_nodes",
     "load_mesh",
+    "node_roles",
+    "publish_enrolment",
     "read_invite",
     "read_revocations",
     "require_mesh",
@@ -158,6 +165,11 @@ class Mesh:
     @property
     def is_authority(self) -> bool:
         return self.authority is not None
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The roles this node's certificate grants ("hub", or none)."""
+        return certificate_roles(self.node_certificate)
 
     def server_context(self) -> ssl.SSLContext:
         """The TLS context to accept peers with (TLS 1.3, client certificate from the mesh CA required)."""
@@ -273,15 +285,18 @@ def init_mesh(data_dir: Path, name: str = DEFAULT_MESH_NAME, *, now: datetime | 
     return require_mesh(data_dir)
 
 
-def create_invite(mesh: Mesh, *, now: datetime | None = None) -> tuple[str, Invite]:
-    """A token for one new node: a fresh node key and its certificate. Recorded in mesh/invites.log."""
+def create_invite(mesh: Mesh, *, hub: bool = False, now: datetime | None = None) -> tuple[str, Invite]:
+    """A token for one new node: a fresh node key and its certificate, marked as a hub's if `hub`
+    (entitled to every feed). Recorded in mesh/invites.log."""
     now = now or _utcnow()
     authority = mesh.require_authority()
     signer = Signer.generate()
     display = node_display_id(signer.public_key)
-    invite = Invite(mesh.ca, signer.seed, issue_node_certificate(authority, signer.public_key, name=display, now=now))
+    roles = [HUB_ROLE] if hub else []
+    certificate = issue_node_certificate(authority, signer.public_key, name=display, now=now, roles=roles)
+    invite = Invite(mesh.ca, signer.seed, certificate)
     record = {"node": display, "key": signer.public_key.hex(), "issued_at": now.isoformat(timespec="seconds"),
-              "serial": format(invite.node_certificate.serial_number, "x")}
+              "serial": format(invite.node_certificate.serial_number, "x"), "roles": roles}
     with open(mesh.data_dir / MESH_DIR / INVITES_LOG, "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
     return encode_invite(invite), invite
@@ -418,13 +433,48 @@ async def revoke(store: Store, mesh: Mesh, node_key: bytes, reason: str = "", *,
     return revocation
 
 
+# -- enrolment evidence ----------------------------------------------------------------------
+
+
+async def publish_enrolment(store: Store, mesh: Mesh, *, now_ms: int) -> bool:
+    """State this node's enrolment (its certificate) in its feed of scope "node", unless it already
+    has; True if it wrote it now. Sync calls it before it starts, so the record goes out first."""
+    if await store.fetchone("SELECT 1 FROM mesh_nodes WHERE id = ?", (mesh.node_key.hex(),)) is not None:
+        return False
+    await store.write(NODE_SCOPE, [node_record_op(mesh.node_certificate, create_at=now_ms)])
+    return True
+
+
+async def node_roles(store: Store, node_key: bytes) -> frozenset[str] | None:
+    """The roles a node's certificate grants (e.g. {"hub"}), from its record; None if no record of it
+    is held. Admission checked every record in the table against the mesh CA."""
+    row = await store.fetchone("SELECT roles FROM mesh_nodes WHERE id = ?", (node_key.hex(),))
+    if row is None:
+        return None
+    return frozenset((row[0] or "").split())
+
+
+async def _enrolled_keys(store: Store, ca: MeshCA) -> list[bytes]:
+    """The keys of the node records this store holds, each checked again against the CA."""
+    keys = []
+    for node_id, name, certificate, roles in await store.fetchall(
+            "SELECT id, name, certificate, roles FROM mesh_nodes"):
+        try:
+            keys.append(record_from_fields(node_id, {"name": name, "certificate": certificate, "roles": roles},
+                                           ca).node_key)
+        except EnrolmentRecordError as exc:  # admission would not have let it in; it proves nothing
+            _log.warning("ignoring a node record in the store: %s", exc)
+    return keys
+
+
 class MeshTrust:
     """The mesh checks of a running node, over its store: who may connect, and which ops may be applied.
 
     Links are checked by a plain function (the transport calls it right after the handshake), so
     it reads a snapshot of the revocations: `load()` takes the first one, and `on_heads`, subscribed
     to the store, takes a new one whenever the authority's "mesh" feed advances. `admit` and
-    `is_revoked` read the store itself.
+    `is_revoked` read the store itself. The enrolled keys are kept in memory: `load()` reads the
+    node records the store holds, and every record admitted or peer verified since adds its key.
     """
 
     def __init__(self, mesh: Mesh, store: Store, now: Callable[[], datetime] = _utcnow):
@@ -432,6 +482,7 @@ class MeshTrust:
         self._store = store
         self._now = now
         self._revocations = Revocations()
+        self._enrolled = EnrolledKeys(mesh.ca, [mesh.node_key])
         self._mesh_feed = FeedId(mesh.ca.authority_key, MESH_SCOPE)
         self.refreshing: asyncio.Task[Revocations] | None = None
         """The snapshot being taken after the mesh feed advanced, if any (tests await it)."""
@@ -439,6 +490,8 @@ class MeshTrust:
     @classmethod
     async def load(cls, mesh: Mesh, store: Store, now: Callable[[], datetime] = _utcnow) -> MeshTrust:
         trust = cls(mesh, store, now)
+        for key in await _enrolled_keys(store, mesh.ca):
+            trust._enrolled.add(key)
         await trust.refresh()
         return trust
 
@@ -462,19 +515,26 @@ class MeshTrust:
 
     def verify_peer(self, ssl_object: ssl.SSLObject | ssl.SSLSocket) -> bytes:
         """The transport's hook, right after the TLS handshake and before any sync message: returns the
-        peer's node key, or raises CertificateError / RevokedError (close the link, log the message)."""
-        return verify_peer(ssl_object, self.mesh.ca, self._revocations, self._now())
+        peer's node key, or raises CertificateError / RevokedError (close the link, log the message).
+        A verified peer counts as enrolled: its certificate was just checked."""
+        key = verify_peer(ssl_object, self.mesh.ca, self._revocations, self._now())
+        self._enrolled.add(key)
+        return key
 
     async def admit(self, ops: Sequence[SignedOp]) -> list[SignedOp]:
         """The part of a foreign segment the mesh accepts, before it is applied.
 
-        Raises UnknownAuthorError for a "mesh" feed not written by the authority. Returns the ops a
-        revoked author's limits accept (a prefix, possibly empty); the caller drops the rest.
+        Raises UnknownAuthorError for a "mesh" feed not written by the authority,
+        EnrolmentRecordError for a node record that is not its author's own true one, and
+        UnenrolledAuthorError for an author with no known certificate. Returns the ops a revoked
+        author's limits accept (a prefix, possibly empty); the caller drops the rest.
         """
         if not ops:
             return []
         check_author(ops[0].feed, self.mesh.ca.authority_key)
-        return list(ops[:accepted_prefix(ops, await self.refresh())])
+        revocations = await self.refresh()
+        self._enrolled.admit(ops, revocations)
+        return list(ops[:accepted_prefix(ops, revocations)])
 
     async def retractions(self) -> dict[FeedId, int]:
         """Feeds this store holds beyond what revocations accept, each with the sequence number to cut back to."""

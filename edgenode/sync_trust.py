@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from edgenode.mesh import MeshTrust, load_mesh, revoked_error
+from edgenode.mesh import MeshTrust, load_mesh, publish_enrolment, revoked_error
 from edgenode.node import Node
-from edgenode.store import RemoteResult, Store
+from edgenode.store import RemoteResult, Store, wall_clock_ms
 from edgenode.sync_service import SyncSettings
 from sync import FeedHead, FeedId, SignedOp
 
@@ -39,7 +39,8 @@ class AdmittingStore:
         return await self._store.segment(feed, after_seq, limit)
 
     async def apply(self, ops: Sequence[SignedOp]) -> RemoteResult:
-        admitted = await self._trust.admit(ops)  # raises for a "mesh" feed not written by the authority
+        # raises for a "mesh" feed not written by the authority, a false node record, an unenrolled author
+        admitted = await self._trust.admit(ops)
         if ops and not admitted:
             raise revoked_error(ops[0].feed.author)
         return await self._store.apply(admitted)
@@ -52,14 +53,16 @@ class AdmittingStore:
 
 
 async def secure_settings(node: Node, settings: SyncSettings, *, allow_unenrolled: bool) -> tuple[SyncSettings, Any]:
-    """The settings and store to sync with: mesh TLS and admission on an enrolled node; plain TCP
-    only when explicitly allowed on an unenrolled one."""
+    """The settings and store to sync with: mesh TLS and admission on an enrolled node, which first
+    states its enrolment in its "node" feed if it has not yet; plain TCP only when explicitly
+    allowed on an unenrolled one."""
     mesh = load_mesh(node.data_dir)
     if mesh is None:
         if not allow_unenrolled:
             raise NotEnrolledError("this node is in no mesh: run `edgenode mesh init` or `edgenode mesh join TOKEN` "
                                    "first (or pass --unenrolled-sync to sync over plain TCP on a trusted network)")
         return settings, node.store
+    await publish_enrolment(node.store, mesh, now_ms=wall_clock_ms())
     trust = await MeshTrust.load(mesh, node.store)
     node.store.subscribe(trust.on_heads)
     secured = replace(settings, server_ssl=mesh.server_context(), client_ssl=mesh.client_context(),

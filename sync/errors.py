@@ -4,7 +4,7 @@ __all__ = [
     "SyncError", "DecodeError", "InvalidOpError", "UnknownOpTypeError", "TruncatedError", "UnsupportedVersionError", "OversizedError",
     "VerificationError", "BadSignatureError", "BrokenLinkError", "ReorderedError", "GapError",
     "ForkError", "WrongFeedError", "UnknownAuthorError",
-    "MeshError", "InviteError", "CertificateError", "RevokedError",
+    "MeshError", "InviteError", "CertificateError", "RevokedError", "UnenrolledAuthorError", "EnrolmentRecordError",
 ]
 
 
@@ -82,3 +82,11 @@ class CertificateError(MeshError):
 
 class RevokedError(MeshError):
     """The node was revoked by the mesh authority: it may not connect, and its later ops are refused."""
+
+
+class UnenrolledAuthorError(MeshError):
+    """Ops by a key the mesh authority never certified (no enrolment record of it seen yet): refused."""
+
+
+class EnrolmentRecordError(MeshError):
+    """A node's enrolment record (kind "node") that is not its own certificate from this mesh, stated truly."""

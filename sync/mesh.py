@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,15 +33,19 @@ from .errors import CertificateError, DecodeError, InviteError
 __all__ = [
     "AUTHORITY_URI_PREFIX",
     "CA_VALIDITY",
+    "HUB_ROLE",
     "INVITE_PREFIX",
     "MAX_NAME_LEN",
+    "NODE_ROLES",
     "NODE_URI_PREFIX",
     "NODE_VALIDITY",
+    "ROLE_URI_PREFIX",
     "Authority",
     "Invite",
     "MeshCA",
     "certificate_name",
     "certificate_node_key",
+    "certificate_roles",
     "check_node_certificate",
     "create_authority",
     "decode_invite",
@@ -55,6 +60,11 @@ NODE_URI_PREFIX = "edgenode://node/"
 """A node certificate names its key as this URI (subject alternative name) followed by the key in hex."""
 AUTHORITY_URI_PREFIX = "edgenode://authority/"
 """The CA certificate names the authority node's key (which signs revocations) the same way."""
+ROLE_URI_PREFIX = "edgenode:role:"
+"""A node certificate states each of its roles as one more SAN URI: this prefix, then the role."""
+HUB_ROLE = "hub"
+"""A node entitled to every feed (a datacenter node), not only to those its users need."""
+NODE_ROLES = frozenset({HUB_ROLE})
 # Field deployments: a laptop may stay offline for years and must still connect when it returns.
 CA_VALIDITY = timedelta(days=20 * 365)
 NODE_VALIDITY = timedelta(days=10 * 365)
@@ -216,10 +226,18 @@ def create_authority(name: str, authority_key: bytes, *, now: datetime,
     return Authority(MeshCA.from_certificate(cert), key)
 
 
-def issue_node_certificate(authority: Authority, node_key: bytes, *, name: str, now: datetime) -> x509.Certificate:
-    """Certify `node_key` (a node's ed25519 public key) as a node of the mesh; `name` is its display id."""
+def issue_node_certificate(authority: Authority, node_key: bytes, *, name: str, now: datetime,
+                           roles: Iterable[str] = ()) -> x509.Certificate:
+    """Certify `node_key` (a node's ed25519 public key) as a node of the mesh; `name` is its display id,
+    `roles` a subset of NODE_ROLES."""
     if len(node_key) != _KEY_SIZE:
         raise CertificateError("a node key is a 32-byte ed25519 public key")
+    granted = frozenset(roles)
+    if not granted <= NODE_ROLES:
+        raise CertificateError(f"unknown node roles {', '.join(sorted(granted - NODE_ROLES))}; "
+                               f"a node's roles are among: {', '.join(sorted(NODE_ROLES))}")
+    san: list[x509.GeneralName] = [x509.UniformResourceIdentifier(NODE_URI_PREFIX + node_key.hex())]
+    san += [x509.UniformResourceIdentifier(ROLE_URI_PREFIX + role) for role in sorted(granted)]
     ca = authority.ca.certificate
     not_after = min(now + NODE_VALIDITY, ca.not_valid_after_utc)  # never outlive the CA
     ca_public = authority.key.public_key()
@@ -239,8 +257,7 @@ def issue_node_certificate(authority: Authority, node_key: bytes, *, name: str, 
         # every node is both a TLS client and a TLS server
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                        critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(NODE_URI_PREFIX + node_key.hex())]),
-                       critical=False)
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public), critical=False)
         .sign(authority.key, None)
     )
@@ -255,6 +272,18 @@ def certificate_node_key(cert: x509.Certificate) -> bytes:
     if _uri_key(cert, NODE_URI_PREFIX) != key:
         raise CertificateError(f"the certificate does not name its own key as {NODE_URI_PREFIX}<key>")
     return key
+
+
+def certificate_roles(cert: x509.Certificate) -> frozenset[str]:
+    """The roles a node certificate grants (SAN URIs `edgenode:role:<role>`), also those a newer version
+    may define; a role is one printable word, so a space-separated list of them reads back the same."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return frozenset()
+    stated = (uri[len(ROLE_URI_PREFIX):] for uri in san.get_values_for_type(x509.UniformResourceIdentifier)
+              if uri.startswith(ROLE_URI_PREFIX))
+    return frozenset(role for role in stated if role.isprintable() and role.split() == [role])
 
 
 def verify_peer_certificate(cert_der: bytes, ca: MeshCA, now: datetime) -> bytes:

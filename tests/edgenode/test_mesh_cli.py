@@ -3,6 +3,7 @@ one one-way transfer, show, revoke; and one-line errors for every way a join can
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -78,7 +79,8 @@ def test_init_invite_join_enrol_a_second_node_in_the_same_mesh_and_show_says_so_
     member = mesh.run("mesh", "show", "--data", str(mesh.member))
     assert (admin.returncode, admin.stderr, member.returncode, member.stderr) == (0, "", 0, "")
     admin_rows, member_rows = _show(admin), _show(member)
-    assert list(admin_rows) == ["mesh", "name", "node", "key", "role", "authority", "certificate", "revoked"]
+    assert list(admin_rows) == ["mesh", "name", "node", "key", "role", "roles", "authority", "certificate", "revoked"]
+    assert (admin_rows["roles"], member_rows["roles"]) == ("none", "none")
     assert (admin_rows["mesh"], admin_rows["name"], admin_rows["role"]) == (mesh.mesh_id, "Field team", "authority")
     assert (member_rows["mesh"], member_rows["name"], member_rows["role"]) == (mesh.mesh_id, "Field team", "member")
     assert member_rows["authority"] == admin_rows["authority"] == admin_rows["node"]
@@ -134,3 +136,17 @@ def test_revoke_on_the_authority_then_show_lists_the_revoked_node(mesh: Mesh) ->
     assert done.stdout == (f"revoked node {node}: its 0 ops held here stay valid, any later ones are refused; "
                            "the revocation spreads as this node syncs\n")
     assert _show(mesh.run("mesh", "show", "--data", str(mesh.admin)))["revoked"] == node
+
+
+def test_invite_hub_enrols_a_node_whose_certificate_and_show_say_it_is_a_hub(mesh: Mesh) -> None:
+    token_file = mesh.root / "hub.token"
+    invited = mesh.run("mesh", "invite", "--hub", "--data", str(mesh.admin), "--out", str(token_file))
+    assert invited.returncode == 0, invited.stderr
+    assert invited.stderr.startswith("invite for hub node ")
+    joined = mesh.run("mesh", "join", "--data", str(mesh.root / "hub"), f"@{token_file}")
+    assert joined.returncode == 0, joined.stderr
+
+    shown = _show(mesh.run("mesh", "show", "--data", str(mesh.root / "hub")))
+    assert (shown["mesh"], shown["role"], shown["roles"]) == (mesh.mesh_id, "member", "hub")
+    logged = (mesh.admin / "mesh" / "invites.log").read_text().splitlines()
+    assert [json.loads(line)["roles"] for line in logged if json.loads(line)["node"] == shown["node"]] == [["hub"]]

@@ -23,6 +23,7 @@ from sync.mesh import (
     Authority,
     Invite,
     MeshCA,
+    certificate_roles,
     create_authority,
     decode_invite,
     encode_invite,
@@ -180,6 +181,21 @@ def test_verify_peer_certificate_refuses_what_is_not_a_current_node_certificate_
 def test_a_node_certificate_is_not_a_mesh_ca(authority: Authority, invite: Invite) -> None:
     with pytest.raises(CertificateError, match="^the certificate is not a CA certificate$"):
         MeshCA.from_certificate(invite.node_certificate)
+
+
+def test_a_hub_certificate_states_its_role_as_a_san_uri_and_a_plain_one_states_none(authority: Authority) -> None:
+    hub = issue_node_certificate(authority, JOINER.public_key, name="hub", now=NOW, roles=["hub"])
+    plain = issue_node_certificate(authority, JOINER.public_key, name="joiner", now=NOW)
+    san = hub.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [
+        f"edgenode://node/{JOINER.public_key.hex()}", "edgenode:role:hub"]
+    assert (certificate_roles(hub), certificate_roles(plain)) == (frozenset({"hub"}), frozenset())
+    assert verify_peer_certificate(_der(hub), authority.ca, NOW) == JOINER.public_key  # still a node certificate
+
+
+def test_a_role_this_version_does_not_know_is_not_issued(authority: Authority) -> None:
+    with pytest.raises(CertificateError, match="^unknown node roles root; a node's roles are among: hub$"):
+        issue_node_certificate(authority, JOINER.public_key, name="joiner", now=NOW, roles=["root"])
 
 
 # -- invite tokens ---------------------------------------------------------------------------
