@@ -1,13 +1,16 @@
 """The SQLite store: signed op log, materialized tables, one writer with group commit."""
 
-from .errors import MissingDependencyError, SchemaViolation, StoreClosedError, StoreError, StoreVersionError
+from .errors import (
+    MissingDependencyError, RetractError, SchemaViolation, StoreClosedError, StoreError, StoreVersionError,
+)
 from .materialize import OpState
+from .retract import RetractResult
 from .schema import Column, CounterKind, EntityTable, Schema, SetTable
 from .store import Store, wall_clock_ms
 from .writer import RemoteResult
 
 __all__ = [
     "Column", "CounterKind", "EntityTable", "MissingDependencyError", "OpState", "RemoteResult",
-    "Schema", "SchemaViolation", "SetTable", "Store", "StoreClosedError", "StoreError",
-    "StoreVersionError", "wall_clock_ms",
+    "RetractError", "RetractResult", "Schema", "SchemaViolation", "SetTable", "Store", "StoreClosedError",
+    "StoreError", "StoreVersionError", "wall_clock_ms",
 ]

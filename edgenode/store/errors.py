@@ -1,6 +1,8 @@
 """The errors raised by the store; every one derives from StoreError."""
 
-__all__ = ["StoreError", "SchemaViolation", "MissingDependencyError", "StoreClosedError", "StoreVersionError"]
+__all__ = [
+    "StoreError", "SchemaViolation", "MissingDependencyError", "StoreClosedError", "StoreVersionError", "RetractError",
+]
 
 
 class StoreError(Exception):
@@ -21,3 +23,7 @@ class StoreClosedError(StoreError):
 
 class StoreVersionError(StoreError):
     """The database was written by a newer version of edgenode; refusing to open it rather than corrupt it."""
+
+
+class RetractError(StoreError):
+    """A retraction the store refuses: a negative sequence number, or a cut of this node's own feeds."""

@@ -7,8 +7,9 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,11 +18,13 @@ import aiosqlite
 from crdt import MAX_DRIFT_MS, Op, Stamp
 from sync import FeedHead, FeedId, ForkError, SignedOp, Signer, decode_segment, encoding, verify_segment
 
-from .errors import StoreClosedError
+from .errors import RetractError, StoreClosedError
 from .materialize import digest_queries
 from .migrations import Migration
+from .oplog import checkpoint_at_or_before, ops_from_rows
+from .retract import RetractResult
 from .schema import Schema
-from .writer import PREV_CHECKPOINT, RemoteResult, Writer
+from .writer import RemoteResult, Writer
 
 __all__ = ["Store", "wall_clock_ms"]
 
@@ -56,6 +59,7 @@ class Store:
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self._all_readers: list[aiosqlite.Connection] = []
         self._listeners: list[HeadsListener] = []
+        self._retract_listeners: list[HeadsListener] = []
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -134,14 +138,53 @@ class Store:
         ops = await asyncio.to_thread(decode_segment, segment)
         return await self.apply(ops)
 
+    async def retract(self, cuts: Mapping[FeedId, int]) -> RetractResult:
+        """Cut each feed back to its sequence number and rebuild the materialized state without the
+        ops cut, as if they had never arrived; all or nothing.
+
+        For ops a replica applied before it learned they must not count (a revoked node's ops beyond
+        its limit). Ops of other authors that depended on a cut op wait for it again. O(log size):
+        every op left is applied again, in one writer transaction. Feeds already at or below their
+        cut are left alone. Raises RetractError for a negative cut or a cut of this node's own feed
+        (it would sign new ops at sequence numbers its peers already hold).
+        """
+        started = time.perf_counter()
+        cuts = dict(cuts)
+        for feed, cut in cuts.items():
+            if isinstance(cut, bool) or not isinstance(cut, int) or cut < 0:
+                raise RetractError(f"feed {feed.scope!r} cannot be cut back to {cut!r}: give a sequence number of 0 or more")
+            if feed.author == self.node_id:
+                raise RetractError(f"feed {feed.scope!r} is this node's own: cutting it would make this node sign "
+                                   "a second op at sequence numbers its peers already hold")
+        if not cuts:
+            return RetractResult({}, {}, elapsed_s=time.perf_counter() - started)
+        result: RetractResult = await self._writer.submit(lambda: self._writer.retract(cuts))
+        if result.heads:
+            self._notify(self._retract_listeners, result.heads)
+        return replace(result, elapsed_s=time.perf_counter() - started)
+
     def subscribe(self, listener: HeadsListener) -> Callable[[], None]:
         """Call `listener` with the feeds whose heads advanced, after each commit that advanced any
         (local writes and applied foreign ops); returns the function that unsubscribes it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    def subscribe_retractions(self, listener: HeadsListener) -> Callable[[], None]:
+        """Call `listener` with the feeds cut back and their new (lower) heads, after each retraction
+        that cut any; returns the function that unsubscribes it.
+
+        Kept apart from subscribe(): those listeners are told only of heads that advanced (a peer
+        session pushes what lies beyond what it last saw), and a retraction advances nothing.
+        """
+        self._retract_listeners.append(listener)
+        return lambda: self._retract_listeners.remove(listener) if listener in self._retract_listeners else None
+
     def _advanced(self, heads: dict[FeedId, FeedHead]) -> None:
-        for listener in list(self._listeners):
+        self._notify(self._listeners, heads)
+
+    @staticmethod
+    def _notify(listeners: list[HeadsListener], heads: dict[FeedId, FeedHead]) -> None:
+        for listener in list(listeners):
             try:
                 listener(heads)
             except Exception:  # a listener's bug must not fail a write that is already durable
@@ -194,27 +237,18 @@ class Store:
     async def segment(self, feed: FeedId, after_seq: int = 0, limit: int = 1000) -> list[SignedOp]:
         """Up to `limit` ops of a feed after `after_seq`, as they were signed.
 
-        The log keeps `prev` only at checkpoints (see writer.stored_prev), so the rows from the
+        The log keeps `prev` only at checkpoints (see oplog.stored_prev), so the rows from the
         checkpoint at or before the first wanted op are read, and each prev is the link of the op
         before it.
         """
         first = after_seq + 1
-        checkpoint = ((first - 1) // PREV_CHECKPOINT) * PREV_CHECKPOINT + 1
+        checkpoint = checkpoint_at_or_before(first)
         rows = await self.fetchall(
             "SELECT o.seq, o.prev, o.hlc, o.body, o.sig FROM ops o JOIN feeds f ON f.id = o.feed "
             "WHERE f.author = ? AND f.scope = ? AND o.seq >= ? ORDER BY o.seq LIMIT ?",
             (feed.author, feed.scope, checkpoint, limit + first - checkpoint),
         )
-        ops: list[SignedOp] = []
-        prev: bytes | None = None
-        for r in rows:
-            if r["prev"]:
-                prev = r["prev"]
-            if prev is None or (ops and ops[-1].seq + 1 != r["seq"]) and not r["prev"]:
-                break  # a missing checkpoint or a hole: serve what is certain
-            op = SignedOp(feed, r["seq"], prev, Stamp(r["hlc"] >> 16, r["hlc"] & 0xFFFF, feed.node_tag), r["body"], r["sig"])
-            prev = op.link()
-            ops.append(op)
+        ops = ops_from_rows(feed, rows)
         return [op for op in ops if op.seq >= first]
 
     async def integrity_check(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,8 @@ from sync import (
 from .errors import MissingDependencyError, SchemaViolation, StoreClosedError
 from .materialize import Columns, Materializer, OpState, validate
 from .migrations import Migration, migrate
+from .oplog import PREV_CHECKPOINT, stored_prev
+from .retract import RetractResult, retract_feeds
 from .schema import Schema
 
 __all__ = ["Writer", "RemoteResult", "connect", "stored_prev", "PREV_CHECKPOINT"]
@@ -317,25 +319,19 @@ class Writer:
         result.head = head
         return result
 
+    def retract(self, cuts: Mapping[FeedId, int]) -> RetractResult:
+        """Cut feeds back and rebuild the materialized state without the ops cut (runs in the writer thread)."""
+        assert self._conn is not None and self._mat is not None
+        try:
+            return retract_feeds(self._conn, self._mat, self._schema, cuts)
+        finally:
+            self._forget()  # cached heads and known entities may describe what was cut
+
     def _fork(self, rowid: int, op: SignedOp, result: RemoteResult) -> RemoteResult:
         assert self._conn is not None
         self._conn.execute("INSERT OR IGNORE INTO forks VALUES (?, ?, ?, ?)", (rowid, op.seq, op.to_bytes(), self._now_ms()))
         result.fork = f"feed {op.feed.scope!r} of author {op.feed.author.hex()[:16]} has two different ops at sequence {op.seq}"
         return result
-
-
-PREV_CHECKPOINT = 64
-"""Only every 64th op stores its `prev` (32 bytes); the others' follow from the op before them."""
-
-
-def stored_prev(op: SignedOp) -> bytes:
-    """What the log keeps of an op's prev: the hash at checkpoints (seq 1, 65, 129, ...), else nothing.
-
-    prev(n) is link(n-1), which the log can recompute from row n-1 once that row's own prev is
-    known, so walking forward from the nearest checkpoint restores every prev. An empty blob costs
-    no payload byte, and the column stays NOT NULL.
-    """
-    return op.prev if op.seq % PREV_CHECKPOINT == 1 else b""
 
 
 def _hlc(stamp: Stamp) -> int:
