@@ -25,14 +25,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from sync.enrolment import NODE_SCOPE as _NODE_SCOPE
+from sync.mesh import HUB_ROLE
 from sync.ports import ScopeChange
 
+from .mesh import node_roles
 from .services.context import DIRECTORY_SCOPE, USER_NODES_TABLE
 
-__all__ = ["NeedToKnow", "PeerNeedToKnow", "HUB_ROLE"]
+__all__ = ["NeedToKnow", "PeerNeedToKnow"]
 
-HUB_ROLE = "hub"
-_NODE_SCOPE = "node"
 _CHANNEL = "channel"
 _USER = "user"
 
@@ -47,7 +48,6 @@ _HOSTS_A_MEMBER = (
     "WHERE m.channel_id = ? LIMIT 1")
 _ALL_CHANNELS = "SELECT id FROM channels"
 _ALL_USERS = "SELECT id FROM users"
-_ROLES = "SELECT roles FROM mesh_nodes WHERE id = ? AND _deleted = 0"
 
 
 class NeedToKnow:
@@ -81,8 +81,7 @@ class PeerNeedToKnow:
             await self._load_sets()
 
     async def _load_roles(self) -> None:
-        row = await self._store.fetchone(_ROLES, (self.node,))
-        self.hub = row is not None and HUB_ROLE in (row["roles"] or "").split()
+        self.hub = HUB_ROLE in (await node_roles(self._store, bytes.fromhex(self.node)) or ())
 
     async def _load_sets(self) -> None:
         self.hosted = await self._ids(_HOSTED_USERS, (self.node,))

@@ -35,6 +35,7 @@ from crdt import CrdtError
 
 from .codec import decode_segment, encode_segment
 from .errors import DecodeError, GapError, SyncError, UnsupportedVersionError
+from .enrolment import NODE_SCOPE
 from .feed import FeedHead, FeedId, SignedOp
 from .framing import Link, LinkError
 from .peer_messages import (
@@ -44,6 +45,7 @@ from .peer_messages import (
 from .peer_view import PeerView
 from .ports import Entitlements, LiveFeedStore
 from .reconcile import Reconciler, decode_message, encode_message
+from .revocation import MESH_SCOPE
 
 __all__ = [
     "PEER_PROTOCOL", "Handshake", "Reconcile", "Segment", "Ack", "Reject", "CaughtUp", "Ping", "Goodbye",
@@ -548,7 +550,7 @@ class PeerSession:
                 await self._send(Ping())
 
 
-_FIRST_SCOPES = {"mesh": 0, "node": 1, "directory": 2}
+_FIRST_SCOPES = {MESH_SCOPE: 0, NODE_SCOPE: 1, "directory": 2}
 
 
 def _sending_order(feed: FeedId) -> int:
