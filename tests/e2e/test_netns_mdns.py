@@ -1,4 +1,7 @@
-"""Three real `edgenode serve` processes on a virtual LAN find each other by mDNS and replicate a post.
+"""Three real `edgenode serve` processes of one mesh, on a virtual LAN, find each other by mDNS and replicate a post.
+
+Node A is the mesh's authority (`edgenode mesh init`); B and C join it with an invite token each
+(`edgenode mesh join`), and nothing else is configured: they sync over the mesh's mutual TLS.
 
 Each node runs in its own network namespace (its own loopback, so every API is on 127.0.0.1:8065)
 with one veth link to a bridge in a fourth namespace; addresses are 10.200.0.0/24, inside the
@@ -156,12 +159,13 @@ def test_three_nodes_on_a_lan_find_each_other_by_mdns_and_a_post_reaches_all_of_
     servers: dict[str, subprocess.Popen[bytes]] = {}
     logs = {name: tmp_path / f"{name}.log" for name in NAMES}
     started = time.time()
+    _enrol(tmp_path)
     try:
         for name, ns in lan.namespaces.items():
             with logs[name].open("wb") as log:
                 servers[name] = subprocess.Popen(
                     _in(ns, sys.executable, "-m", "edgenode", "serve", "--data", str(tmp_path / name), "--port", "8065",
-                        "--sync-port", "8066", "--mdns", "--unenrolled-sync"),
+                        "--sync-port", "8066", "--mdns"),
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO)
         for process in [_client(ns, "ready") for ns in lan.namespaces.values()]:
             _finish(process, "waiting for the APIs", logs)
@@ -197,6 +201,22 @@ def test_three_nodes_on_a_lan_find_each_other_by_mdns_and_a_post_reaches_all_of_
     for name in NAMES:  # a clean stop: the status file says so
         with (tmp_path / name / "sync-status.json").open() as f:
             assert json.load(f)["sync"]["running"] is False, logs[name].read_text()[-2000:]
+
+
+def _edgenode(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "edgenode", *args], capture_output=True, text=True, timeout=60,
+                          cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _enrol(root: Path) -> None:
+    """A starts the mesh; B and C join it, each with its own one-line invite (no network needed)."""
+    _edgenode("mesh", "init", "--data", str(root / "a"), "--name", "field")
+    for name in ("b", "c"):
+        token = root / f"{name}.invite"
+        _edgenode("mesh", "invite", "--data", str(root / "a"), "--out", str(token))
+        _edgenode("mesh", "join", "--data", str(root / name), f"@{token}")
 
 
 def _status(ns: str, data_dir: Path) -> dict[str, Any]:
