@@ -7,13 +7,17 @@ every other replica holds. Run it whenever the revocations change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping
 
 from edgenode.identity import node_display_id
 from edgenode.mesh import MeshTrust
 from edgenode.store import RetractResult, Store
+from sync import FeedHead, FeedId
+from sync.revocation import MESH_SCOPE
 
-__all__ = ["enforce_revocations"]
+__all__ = ["enforce_revocations", "RevocationEnforcer"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,3 +39,40 @@ async def enforce_revocations(store: Store, trust: MeshTrust) -> RetractResult |
         _log.warning("retracted %d ops of node %s in scope %r beyond its revocation limit (op %d)",
                      removed, node_display_id(feed.author), feed.scope, cuts[feed])
     return result if result.removed else None
+
+
+class RevocationEnforcer:
+    """Runs `enforce_revocations` once at start and again whenever the authority's "mesh" feed
+    advances (a store listener: `store.subscribe(enforcer.on_heads)`), one run at a time."""
+
+    def __init__(self, store: Store, trust: MeshTrust):
+        self._store = store
+        self._trust = trust
+        self._mesh_feed = FeedId(trust.mesh.ca.authority_key, MESH_SCOPE)
+        self._running: asyncio.Task[None] | None = None
+        self._again = False
+
+    @property
+    def running(self) -> asyncio.Task[None] | None:
+        """The run in progress, if any (tests await it)."""
+        return self._running
+
+    def on_heads(self, heads: Mapping[FeedId, FeedHead]) -> None:
+        if self._mesh_feed in heads:
+            self.start()
+
+    def start(self) -> None:
+        if self._running is not None and not self._running.done():
+            self._again = True  # a revocation arrived during the run: look again once it is over
+            return
+        self._running = asyncio.get_running_loop().create_task(self._run(), name="enforce-revocations")
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await enforce_revocations(self._store, self._trust)
+            except Exception:  # the next revocation (or restart) tries again; sync must go on meanwhile
+                _log.exception("could not retract the ops of revoked nodes")
+            if not self._again:
+                return

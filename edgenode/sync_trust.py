@@ -13,6 +13,7 @@ from typing import Any
 
 from edgenode.mesh import MeshTrust, load_mesh, publish_enrolment, revoked_error
 from edgenode.node import Node
+from edgenode.retraction import RevocationEnforcer
 from edgenode.store import RemoteResult, Store, wall_clock_ms
 from edgenode.sync_service import SyncSettings
 from sync import FeedHead, FeedId, SignedOp
@@ -65,6 +66,9 @@ async def secure_settings(node: Node, settings: SyncSettings, *, allow_unenrolle
     await publish_enrolment(node.store, mesh, now_ms=wall_clock_ms())
     trust = await MeshTrust.load(mesh, node.store)
     node.store.subscribe(trust.on_heads)
+    enforcer = RevocationEnforcer(node.store, trust)
+    node.store.subscribe(enforcer.on_heads)
+    enforcer.start()  # ops applied before a revocation arrived, in an earlier run
     secured = replace(settings, server_ssl=mesh.server_context(), client_ssl=mesh.client_context(),
                       verify_peer=trust.verify_peer, mesh_id=mesh.ca.id)
     return secured, AdmittingStore(node.store, trust)

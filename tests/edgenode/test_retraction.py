@@ -3,6 +3,7 @@ afterwards it serves exactly what a node that never held those ops serves, and r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from edgenode.retraction import enforce_revocations
 from edgenode.schema import SCHEMA
 from edgenode.services import Session
 from edgenode.store import Store
+from edgenode.sync_service import SyncSettings
+from edgenode.sync_trust import secure_settings
 from sync import FeedId, SignedOp
 from sync.revocation import MESH_SCOPE
 
@@ -147,3 +150,35 @@ async def test_a_node_that_applied_a_revoked_nodes_later_ops_ends_as_if_it_never
         assert await trust.admit(later) == []
         assert (await node.store.digest(), await node.store.heads()) == (digest, heads)
         assert await enforce_revocations(node.store, trust) is None  # nothing left to cut
+
+
+async def test_a_synced_node_retracts_by_itself_when_a_revocation_arrives(authority: Mesh, tmp_path: Path) -> None:
+    mallory, victim = _join(authority, tmp_path / "mallory"), _join(authority, tmp_path / "victim")
+    async with _author(authority.data_dir) as admin:
+        await admin.write("directory", [_user(ADMIN, "admin"), *team_and_channel()])
+        world = await _feeds(admin)
+    async with _author(mallory.data_dir) as store:
+        for ops in world:
+            await store.apply(ops)
+        kept = await store.write(SCOPE, [_post("k" * 26, MALLORY, "kept")])
+        later = await store.write(SCOPE, [_post(MALLORYS_POST, MALLORY, "flood")])
+    async with _author(authority.data_dir) as admin:
+        await admin.apply(kept)
+        await revoke(admin, authority, mallory.node_key, "lost laptop", now_ms=T0_MS)
+        mesh_feed = await admin.segment(FeedId(authority.node_key, MESH_SCOPE))
+
+    async with open_node(victim.data_dir) as node:
+        await secure_settings(node, SyncSettings(), allow_unenrolled=False)  # what `edgenode serve` does
+        for ops in [*world, kept + later]:
+            await node.store.apply(ops)
+        assert await node.store.fetchone("SELECT 1 FROM posts WHERE id = ?", (MALLORYS_POST,))
+        await node.store.apply(mesh_feed)  # the revocation arrives from a peer
+
+        async def cut() -> bool:
+            return (await node.store.heads())[FeedId(mallory.node_key, SCOPE)].seq == len(kept)
+        for _ in range(500):
+            if await cut():
+                break
+            await asyncio.sleep(0.01)
+        assert await cut()
+        assert await node.store.fetchone("SELECT 1 FROM posts WHERE id = ?", (MALLORYS_POST,)) is None
