@@ -1,9 +1,14 @@
 """Announcements name a node, its mesh and its sync address; peers of other meshes are not reported.
 
-Real mDNS (zeroconf) runs only inside network namespaces: see tests/e2e/test_netns_mdns.py.
+Discovery follows the network: a member's record comes, moves and goes with its addresses (the
+polling itself: test_netwatch.py). Real mDNS (zeroconf) runs only inside network namespaces: see
+tests/e2e/test_netns_mdns.py and tests/e2e/test_netns_network_changes.py.
 """
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -71,3 +76,43 @@ async def test_members_of_one_mesh_see_each_other_come_and_go_and_other_meshes_s
             async with member("b", OTHER, MESH):
                 assert events == [("b", "found", NODE), ("a", "found", OTHER)]
         assert events[-1] == ("a", "lost", OTHER)
+
+
+async def test_a_member_that_follows_its_network_is_announced_moved_and_withdrawn_as_its_addresses_change() -> None:
+    lan = MemoryLan()
+    events: list[tuple[str, str, bytes, list[PeerAddress]]] = []
+    hosts: frozenset[str] = frozenset()  # b boots without a network
+
+    def recorder(name: str) -> dict[str, Any]:
+        return {"on_found": lambda n, a: events.append((name, "found", n, list(a))),
+                "on_lost": lambda n: events.append((name, "lost", n, []))}
+
+    async def next_event() -> tuple[str, str, bytes, list[PeerAddress]]:
+        async with asyncio.timeout(2):
+            while not events:
+                await asyncio.sleep(0.001)
+        return events.pop(0)
+
+    async with MemoryDiscovery(lan, node=NODE, mesh=MESH, address=PeerAddress("10.0.0.1", 8066), **recorder("a")):
+        async with MemoryDiscovery(lan, node=OTHER, mesh=MESH, address=None, port=8066, address_source=lambda: hosts,
+                                   poll_interval=0.001, **recorder("b")):
+            await asyncio.sleep(0.02)
+            assert events == []  # no network: b is invisible, and sees no one
+
+            hosts = frozenset({"10.0.0.2"})
+            assert await next_event() == ("a", "found", OTHER, [PeerAddress("10.0.0.2", 8066)])
+            assert await next_event() == ("b", "found", NODE, [PeerAddress("10.0.0.1", 8066)])
+
+            hosts = frozenset({"10.0.0.3"})  # a new DHCP lease
+            assert await next_event() == ("a", "found", OTHER, [PeerAddress("10.0.0.3", 8066)])
+            assert await next_event() == ("b", "found", NODE, [PeerAddress("10.0.0.1", 8066)])
+
+            hosts = frozenset()  # the cable is pulled
+            assert await next_event() == ("a", "lost", OTHER, [])
+        assert events == []  # already withdrawn: leaving says nothing more
+
+
+def test_a_member_follows_an_address_source_with_a_port_not_a_fixed_address() -> None:
+    with pytest.raises(ValueError, match="takes a port"):
+        MemoryDiscovery(MemoryLan(), node=NODE, mesh=MESH, address=PeerAddress("10.0.0.1", 8066),
+                        address_source=lambda: frozenset(), port=8066, on_found=lambda n, a: None, on_lost=lambda n: None)
