@@ -42,9 +42,11 @@ async def open_node(data_dir: Path) -> AsyncIterator[Node]:
         context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority)
         services = Services.build(context)
         await services.outgoing.start()  # outgoing webhooks fire on posts from now on
+        await services.peer_events.start()  # ops from peers raise WebSocket events from now on
         try:
             yield Node(data_dir, store, services)
         finally:
+            await services.peer_events.stop()
             await services.commands.stop()  # cancels delayed /echo answers
             await services.outgoing.stop()
 

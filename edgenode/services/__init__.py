@@ -13,6 +13,7 @@ from .events import Broadcast, Event, EventBus
 from .files import FileService
 from .membership import Memberships
 from .outgoing import OutgoingDispatcher, OutgoingHookService
+from .peer_events import PeerEvents
 from .posts import PostService
 from .preferences import PreferenceService
 from .reactions import ReactionService
@@ -24,8 +25,8 @@ from .webhooks import IntegrationAccess, IntegrationPoster, WebhookService
 
 __all__ = [
     "AuditLog", "BadRequest", "Broadcast", "ChannelService", "Conflict", "Context", "Event", "EventBus",
-    "Forbidden", "Memberships", "NotFound", "PostService", "SearchService", "ServiceError", "Services", "Session",
-    "TeamService", "Unauthorized", "UserService",
+    "Forbidden", "Memberships", "NotFound", "PeerEvents", "PostService", "SearchService", "ServiceError", "Services",
+    "Session", "TeamService", "Unauthorized", "UserService",
     "FileService", "PreferenceService", "ReactionService", "UnreadService",
 ]
 
@@ -50,6 +51,7 @@ class Services:
     reactions: ReactionService
     preferences: PreferenceService
     unreads: UnreadService
+    peer_events: PeerEvents  # started and stopped by the composition root
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -71,6 +73,7 @@ class Services:
         outgoing = OutgoingDispatcher(ctx, outgoing_hooks, access, poster)
         commands = CommandService(ctx, access, channels, members, posts, poster, audit)
         commands.search = search
+        peer_events = PeerEvents(ctx, posts, channels)
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
-                   preferences=preferences, unreads=unreads,
+                   preferences=preferences, unreads=unreads, peer_events=peer_events,
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

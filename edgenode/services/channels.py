@@ -20,7 +20,10 @@ from .teams import DEFAULT_CHANNELS
 from .unreads import channel_counts
 from .users import Session
 
-__all__ = ["ChannelService", "direct_channel_id"]
+__all__ = [
+    "ChannelService", "channel_created_event", "channel_deleted_event", "channel_updated_event", "direct_channel_id",
+    "user_added_event", "user_removed_events",
+]
 
 _CHANNEL_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 _MM_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769"
@@ -35,6 +38,35 @@ def _stable_id(name: str) -> str:
 def direct_channel_id(user_a: str, user_b: str) -> tuple[str, str]:
     name = "__".join(sorted((user_a, user_b)))
     return _stable_id(name), name
+
+
+# -- the events a change of a channel raises (for local writes here, for peers' ops in peer_events.py) --
+
+def channel_created_event(channel_id: str, team_id: str, creator_id: str, *, from_peer: bool = False) -> Event:
+    return Event("channel_created", {"channel_id": channel_id, "team_id": team_id}, Broadcast(user_id=creator_id), from_peer)
+
+
+def channel_updated_event(channel: dict[str, Any], *, from_peer: bool = False) -> Event:
+    """`channel` is the channel's JSON as the API returns it."""
+    return Event("channel_updated", {"channel": channel}, Broadcast(channel_id=channel["id"]), from_peer)
+
+
+def channel_deleted_event(channel_id: str, delete_at: int, *, from_peer: bool = False) -> Event:
+    return Event("channel_deleted", {"channel_id": channel_id, "delete_at": delete_at}, Broadcast(channel_id=channel_id),
+                 from_peer)
+
+
+def user_added_event(channel_id: str, user_id: str, team_id: str, *, from_peer: bool = False) -> Event:
+    return Event("user_added", {"user_id": user_id, "team_id": team_id}, Broadcast(channel_id=channel_id), from_peer)
+
+
+def user_removed_events(channel_id: str, user_id: str, remover_id: str, *, from_peer: bool = False) -> list[Event]:
+    """One event for the channel's remaining members, one for the user who left (no longer a member)."""
+    return [
+        Event("user_removed", {"channel_id": channel_id, "remover_id": remover_id, "user_id": user_id},
+              Broadcast(channel_id=channel_id), from_peer),
+        Event("user_removed", {"channel_id": channel_id, "remover_id": remover_id}, Broadcast(user_id=user_id), from_peer),
+    ]
 
 
 class ChannelService:
@@ -159,8 +191,7 @@ class ChannelService:
             roles = "channel_user channel_admin" if user_id == creator and channel_type in ("O", "P") else "channel_user"
             ops += self._member_ops(channel_id, user_id, roles)
         await self._ctx.store.write(channel_scope(channel_id), ops)
-        self._ctx.events.publish(Event("channel_created", {"channel_id": channel_id, "team_id": team_id},
-                                       Broadcast(user_id=creator)))
+        self._ctx.events.publish(channel_created_event(channel_id, team_id, creator))
         return channel_id
 
     def _member_ops(self, channel_id: str, user_id: str, roles: str) -> list[Op]:
@@ -238,7 +269,7 @@ class ChannelService:
         fields["update_at"] = self._ctx.now_ms()
         await self._ctx.store.write(channel_scope(channel_id), [Update("channel", channel_id, fields)])
         updated = await self.to_json(await self.row(channel_id))
-        self._ctx.events.publish(Event("channel_updated", {"channel": updated}, Broadcast(channel_id=channel_id)))
+        self._ctx.events.publish(channel_updated_event(updated))
         return updated
 
     async def archive(self, channel_id: str, actor: Session) -> None:
@@ -251,8 +282,7 @@ class ChannelService:
         now = self._ctx.now_ms()
         await self._ctx.store.write(channel_scope(channel_id), [Update("channel", channel_id, {"delete_at": now, "update_at": now})])
         await self._audit.record("archiveChannel", user_id=actor.user_id, extra=f"channel={channel_id}")
-        self._ctx.events.publish(Event("channel_deleted", {"channel_id": channel_id, "delete_at": now},
-                                       Broadcast(channel_id=channel_id)))
+        self._ctx.events.publish(channel_deleted_event(channel_id, now))
 
     async def restore(self, channel_id: str, actor: Session) -> dict[str, Any]:
         channel = await self.row(channel_id)
@@ -284,8 +314,7 @@ class ChannelService:
         if not await self._members.is_channel_member(channel_id, user_id):
             await self._ctx.store.write(channel_scope(channel_id), self._member_ops(channel_id, user_id, "channel_user"))
             await self._audit.record("addChannelMember", user_id=actor.user_id, extra=f"channel={channel_id} user={user_id}")
-            self._ctx.events.publish(Event("user_added", {"user_id": user_id, "team_id": channel["team_id"]},
-                                           Broadcast(channel_id=channel_id)))
+            self._ctx.events.publish(user_added_event(channel_id, user_id, channel["team_id"]))
         return await self.member(channel_id, user_id)
 
     async def remove_member(self, channel_id: str, user_id: str, actor: Session) -> None:
@@ -301,10 +330,8 @@ class ChannelService:
             raise NotFound("The user is not a member of the channel.", "app.channel.get_member.missing.app_error")
         await self._ctx.store.write(channel_scope(channel_id), [remove])
         await self._audit.record("removeChannelMember", user_id=actor.user_id, extra=f"channel={channel_id} user={user_id}")
-        self._ctx.events.publish(Event("user_removed", {"channel_id": channel_id, "remover_id": actor.user_id,
-                                                        "user_id": user_id}, Broadcast(channel_id=channel_id)))
-        self._ctx.events.publish(Event("user_removed", {"channel_id": channel_id, "remover_id": actor.user_id},
-                                       Broadcast(user_id=user_id)))
+        for event in user_removed_events(channel_id, user_id, actor.user_id):
+            self._ctx.events.publish(event)
 
     async def member(self, channel_id: str, user_id: str) -> dict[str, Any]:
         if not await self._members.is_channel_member(channel_id, user_id):

@@ -4,6 +4,11 @@ Delivery is decided in two steps. At publish time a subscription drops, without 
 whose broadcast names another user or omits its own (`Broadcast.may_reach`). At delivery time the
 connection's `Audience` asks the store whether its user belongs to the event's channel or team now,
 so an event never reaches someone who left (or never joined) the channel it was published to.
+
+Events are raised for local writes by the services, and for ops that arrived from peers by
+`peer_events.PeerEvents` (`Event.from_peer`). A client's subscription receives both; a node-internal
+one (no user, such as the outgoing-webhook dispatcher) receives only local ones unless it asks, since
+the side effects of a write belong to the node where it was written.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class Event:
     event: str
     data: dict[str, Any]
     broadcast: Broadcast = field(default_factory=Broadcast)
+    from_peer: bool = False
+    """True when raised for ops written on another node and received by sync, not for a local write."""
 
 
 class Subscription(asyncio.Queue[Event]):
@@ -69,13 +76,16 @@ class Subscription(asyncio.Queue[Event]):
     WebSocket by closing the connection so the client reconnects and reloads.
     """
 
-    def __init__(self, maxsize: int, user_id: str | None = None):
+    def __init__(self, maxsize: int, user_id: str | None = None, *, peer_writes: bool | None = None):
         super().__init__(maxsize)
         self.user_id = user_id
+        self.peer_writes = user_id is not None if peer_writes is None else peer_writes
         self.overflowed = False
 
     def offer(self, event: Event) -> None:
         """Queue `event` if it may concern this subscriber; never blocks and never raises."""
+        if event.from_peer and not self.peer_writes:
+            return
         if self.user_id is not None and not event.broadcast.may_reach(self.user_id):
             return
         if self.full():
@@ -96,9 +106,13 @@ class EventBus:
             subscription.offer(event)
 
     @contextmanager
-    def subscribe(self, user_id: str | None = None) -> Iterator[Subscription]:
-        """A queue of the events published while the block runs (with `user_id`, those that may reach that user)."""
-        subscription = Subscription(self._queue_size, user_id)
+    def subscribe(self, user_id: str | None = None, *, peer_writes: bool | None = None) -> Iterator[Subscription]:
+        """A queue of the events published while the block runs (with `user_id`, those that may reach that user).
+
+        `peer_writes` says whether events of ops that arrived from peers are queued too; by default
+        a user's subscription gets them and a node-internal one (no `user_id`) does not.
+        """
+        subscription = Subscription(self._queue_size, user_id, peer_writes=peer_writes)
         self._subscribers.add(subscription)
         try:
             yield subscription

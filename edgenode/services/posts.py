@@ -27,7 +27,10 @@ from .models import loads
 from .reactions import reaction_json
 from .users import Session
 
-__all__ = ["MAX_FILES_PER_POST", "MAX_MESSAGE_RUNES", "PostService", "parse_hashtags", "post_json"]
+__all__ = [
+    "MAX_FILES_PER_POST", "MAX_MESSAGE_RUNES", "PostService", "parse_hashtags", "post_deleted_event", "post_edited_event",
+    "post_json", "stored_mentions",
+]
 
 MAX_MESSAGE_RUNES = 16_383
 MAX_FILES_PER_POST = 10
@@ -84,6 +87,25 @@ def post_json(row: Mapping[str, Any], *, reply_count: int = 0, last_reply_at: in
         "participants": None,
         "metadata": metadata,
     }
+
+
+def stored_mentions(row: Mapping[str, Any]) -> list[str]:
+    """The `mentions` field the author's node stored on a post (see mentions.py); [] if it holds anything else."""
+    value = loads(row["mentions"], [])
+    return [m for m in value if isinstance(m, str)] if isinstance(value, list) else []
+
+
+def post_edited_event(post: dict[str, Any], *, from_peer: bool = False) -> Event:
+    """The `post_edited` event: the post's JSON as it now is."""
+    return Event("post_edited", {"post": json.dumps(post)}, Broadcast(channel_id=post["channel_id"]), from_peer)
+
+
+def post_deleted_event(post: dict[str, Any], delete_by: str | None, *, from_peer: bool = False) -> Event:
+    """The `post_deleted` event; `delete_by` is omitted when unknown (a peer's op names its node, not its user)."""
+    data: dict[str, Any] = {"post": json.dumps(post)}
+    if delete_by is not None:
+        data["delete_by"] = delete_by
+    return Event("post_deleted", data, Broadcast(channel_id=post["channel_id"]), from_peer)
 
 
 _NEW_POST_DEFAULTS: dict[str, Any] = {
@@ -237,20 +259,33 @@ class PostService:
         else:
             # a new root post without files: its JSON follows from what was just written
             post = post_json({**_NEW_POST_DEFAULTS, **fields, "id": post_id, "props": json.dumps(props) if props else None})
-        data: dict[str, Any] = {
-            "post": json.dumps(post), "channel_type": channel["type"], "channel_display_name": channel["display_name"] or "",
-            "channel_name": channel["name"], "sender_name": "@" + await self._username(post["user_id"]),
-            "team_id": channel["team_id"] or "", "set_online": True,
-        }
-        recipients = await self._mentions.recipients(mentions, channel_id, poster)
-        if recipients:
-            data["mentions"] = json.dumps(recipients)
-        self._ctx.events.publish(Event("posted", data, Broadcast(channel_id=channel_id)))
+        for event in await self.posted_events(channel, [(post, mentions)]):
+            self._ctx.events.publish(event)
         return post
 
-    async def _username(self, user_id: str) -> str:
-        row = await self._ctx.store.fetchone("SELECT username FROM users WHERE id = ?", (user_id,))
-        return row[0] if row else ""
+    async def posted_events(self, channel: Mapping[str, Any], posts: Sequence[tuple[dict[str, Any], Sequence[str]]], *,
+                            from_peer: bool = False) -> list[Event]:
+        """The `posted` events of new posts in `channel`, given each post's JSON and its stored mentions.
+
+        A post from a peer does not set its author online here: they are connected elsewhere.
+        """
+        store = self._ctx.store
+        authors = sorted({post["user_id"] for post, _ in posts})
+        names = {r["id"]: r["username"] or "" for r in await store.fetchall(
+            "SELECT id, username FROM users WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(authors),))}
+        events = []
+        for post, mentions in posts:
+            data: dict[str, Any] = {
+                "post": json.dumps(post), "channel_type": channel["type"],
+                "channel_display_name": channel["display_name"] or "", "channel_name": channel["name"],
+                "sender_name": "@" + names.get(post["user_id"], ""), "team_id": channel["team_id"] or "",
+                "set_online": not from_peer,
+            }
+            recipients = await self._mentions.recipients(list(mentions), channel["id"], post["user_id"])
+            if recipients:
+                data["mentions"] = json.dumps(recipients)
+            events.append(Event("posted", data, Broadcast(channel_id=channel["id"]), from_peer))
+        return events
 
     async def _is_member(self, channel_id: str, user_id: str) -> bool:
         return await self._ctx.store.fetchone(
@@ -302,7 +337,7 @@ class PostService:
 
     async def _publish_edited(self, post_id: str) -> dict[str, Any]:
         post = await self.to_json(await self.row(post_id))
-        self._ctx.events.publish(Event("post_edited", {"post": json.dumps(post)}, Broadcast(channel_id=post["channel_id"])))
+        self._ctx.events.publish(post_edited_event(post))
         return post
 
     async def delete(self, post_id: str, actor: Session) -> None:
@@ -324,8 +359,7 @@ class PostService:
         await self._ctx.store.write(channel_scope(row["channel_id"]), ops)
         post["delete_at"] = now
         post["message"] = ""
-        self._ctx.events.publish(Event("post_deleted", {"post": json.dumps(post), "delete_by": actor.user_id},
-                                       Broadcast(channel_id=row["channel_id"])))
+        self._ctx.events.publish(post_deleted_event(post, actor.user_id))
 
     # -- pins --------------------------------------------------------------------------------
 

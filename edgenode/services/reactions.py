@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crdt import Add, Op, Update
@@ -26,7 +26,9 @@ from .users import Session
 if TYPE_CHECKING:  # posts.py builds post metadata with reaction_json, so it imports this module
     from .posts import PostService
 
-__all__ = ["MAX_EMOJI_NAME", "MAX_UNIQUE_EMOJI_PER_POST", "ReactionService", "check_emoji_name", "reaction_json"]
+__all__ = [
+    "MAX_EMOJI_NAME", "MAX_UNIQUE_EMOJI_PER_POST", "ReactionService", "check_emoji_name", "reaction_event", "reaction_json",
+]
 
 MAX_EMOJI_NAME = 64
 MAX_UNIQUE_EMOJI_PER_POST = 50
@@ -42,13 +44,18 @@ def check_emoji_name(value: object) -> str:
     return value
 
 
-def reaction_json(row: sqlite3.Row, channel_id: str) -> dict[str, Any]:
+def reaction_json(row: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
     """A Reaction from a row of the reactions table; create_at is the wall time of the add."""
     return {
         "user_id": row["user_id"], "post_id": row["post_id"], "emoji_name": row["emoji_name"],
         "create_at": int(row["create_at"]), "update_at": int(row["create_at"]), "delete_at": 0,
         "remote_id": "", "channel_id": channel_id,
     }
+
+
+def reaction_event(name: str, reaction: dict[str, Any], *, from_peer: bool = False) -> Event:
+    """A `reaction_added` or `reaction_removed` event for the reaction as `reaction_json` gives it."""
+    return Event(name, {"reaction": json.dumps(reaction)}, Broadcast(channel_id=reaction["channel_id"]), from_peer)
 
 
 class ReactionService:
@@ -95,8 +102,7 @@ class ReactionService:
         row = await self._row(post_id, user_id, emoji_name)
         assert row is not None
         reaction = reaction_json(row, post["channel_id"])
-        self._ctx.events.publish(Event("reaction_added", {"reaction": json.dumps(reaction)},
-                                       Broadcast(channel_id=post["channel_id"])))
+        self._ctx.events.publish(reaction_event("reaction_added", reaction))
         return reaction
 
     async def remove(self, user_id: str, post_id: str, emoji_name: str, actor: Session) -> None:
@@ -113,8 +119,7 @@ class ReactionService:
         ops: list[Op] = [remove, Update("post", post_id, {"update_at": self._ctx.now_ms()})]
         await self._ctx.store.write(channel_scope(post["channel_id"]), ops)
         reaction = reaction_json(existing, post["channel_id"])
-        self._ctx.events.publish(Event("reaction_removed", {"reaction": json.dumps(reaction)},
-                                       Broadcast(channel_id=post["channel_id"])))
+        self._ctx.events.publish(reaction_event("reaction_removed", reaction))
 
     async def for_post(self, post_id: str, actor: Session) -> list[dict[str, Any]]:
         post = await self._posts.readable(post_id, actor)
