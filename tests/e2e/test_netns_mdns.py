@@ -16,17 +16,15 @@ each node's `edgenode status --json` lists both others as found by mDNS.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.netns import VirtualLan, virtual_lan
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("a", "b", "c")
@@ -89,52 +87,10 @@ elif command == "wait_post":
 '''
 
 
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20, check=check)
-
-
-@dataclass
-class Lan:
-    hub: str
-    namespaces: dict[str, str]  # node name -> namespace
-
-    def address(self, name: str) -> str:
-        return f"{SUBNET}.{NAMES.index(name) + 1}"
-
-
 @pytest.fixture
-def lan() -> Iterator[Lan]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network namespaces (CI runs as root)")
-    if shutil.which("ip") is None:
-        pytest.skip("needs the `ip` command: apt-get install iproute2")
-    tag = f"{os.getpid() % 100000}"
-    the_lan = Lan(f"enhub{tag}", {name: f"en{tag}{name}" for name in NAMES})
-    made: list[str] = []
-    try:
-        probe = _ip("netns", "add", the_lan.hub, check=False)
-        if probe.returncode != 0:
-            pytest.skip(f"cannot create network namespaces here: {probe.stderr.strip()}")
-        made.append(the_lan.hub)
-        hub = ("-n", the_lan.hub)
-        _ip(*hub, "link", "set", "lo", "up")
-        _ip(*hub, "link", "add", "br0", "type", "bridge")
-        _ip(*hub, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0")  # flood mDNS to every port
-        _ip(*hub, "link", "set", "br0", "up")
-        for index, (name, ns) in enumerate(the_lan.namespaces.items()):
-            _ip("netns", "add", ns)
-            made.append(ns)
-            # both ends are created directly inside their namespaces: the root namespace never has them
-            _ip("link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"port{index}", "netns", the_lan.hub)
-            _ip(*hub, "link", "set", f"port{index}", "master", "br0", "up")
-            _ip("-n", ns, "addr", "add", f"{the_lan.address(name)}/24", "dev", "eth0")
-            _ip("-n", ns, "link", "set", "eth0", "up", "multicast", "on")
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
+def lan() -> Iterator[VirtualLan]:
+    with virtual_lan(NAMES, subnet=SUBNET) as the_lan:
         yield the_lan
-    finally:
-        for ns in reversed(made):
-            _ip("netns", "del", ns, check=False)
 
 
 def _in(ns: str, *command: str) -> list[str]:
@@ -155,7 +111,7 @@ def _finish(process: subprocess.Popen[str], what: str, logs: dict[str, Path]) ->
 
 
 def test_three_nodes_on_a_lan_find_each_other_by_mdns_and_a_post_reaches_all_of_them(
-        lan: Lan, tmp_path: Path) -> None:
+        lan: VirtualLan, tmp_path: Path) -> None:
     servers: dict[str, subprocess.Popen[bytes]] = {}
     logs = {name: tmp_path / f"{name}.log" for name in NAMES}
     started = time.time()

@@ -15,9 +15,10 @@ import random
 from collections.abc import Callable
 
 import pytest
-from support.builders import CHANNEL, post, team_and_channel
+from support.builders import team_and_channel
+from support.random_writes import write_something
 
-from crdt import Add, CrdtError, Delete, Update
+from crdt import CrdtError
 from edgenode.store import Store
 from sync import SyncError, decode_segment
 from sync.framing import memory_link_pair
@@ -81,22 +82,7 @@ async def test_faulty_links_and_restarts_heal_to_one_state_with_every_acknowledg
         acknowledged: set[str] = set()
         for step in range(40):
             author = rng.choice(names)
-            store = stores[author]
-            if await store.fetchone("SELECT 1 FROM channels WHERE id = ?", (CHANNEL,)):
-                posts = [r[0] for r in await store.fetchall("SELECT id FROM posts WHERE _deleted = 0")]
-                roll = rng.random()
-                if roll < 0.6 or not posts:
-                    pids = [f"{author}{step:03d}{seed:04d}{i}".ljust(26, "p") for i in range(rng.randrange(1, 6))]
-                    await store.write(f"channel:{CHANNEL}", [post(pid, f"step {step}") for pid in pids])
-                    acknowledged.update(pids)
-                elif roll < 0.75:
-                    await store.write("edits", [Update("post", rng.choice(posts), {"message": f"edit {step}"})])
-                elif roll < 0.9:
-                    await store.write("edits", [Add("post.reactions", rng.choice(posts), f"{author}:smile")])
-                else:
-                    victim = rng.choice(posts)
-                    await store.write("edits", [Delete("post", victim)])
-                    acknowledged.discard(victim)  # deleted on purpose: it must stay deleted instead
+            await write_something(stores[author], author, f"{step:03d}{seed:04d}", rng, acknowledged, most_posts=5)
             for x, y in [("a", "b"), ("b", "c"), ("a", "c")]:  # which links exist this step
                 if rng.random() < 0.3:
                     cut_after = rng.randrange(2, 40) if rng.random() < 0.4 else None

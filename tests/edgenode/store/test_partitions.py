@@ -12,10 +12,10 @@ import random
 from collections.abc import Callable
 
 import pytest
+from support.builders import team_and_channel
+from support.random_writes import write_something
 
-from crdt import Add, Create, Delete, Update
 from edgenode.store import Store
-from support.builders import CHANNEL, post, team_and_channel
 from sync.session import reconcile_pair
 
 SEEDS = range(12)
@@ -34,22 +34,7 @@ async def test_random_partitions_heal_to_one_state_with_every_acknowledged_write
         acknowledged: set[str] = set()
         for step in range(40):
             author = rng.choice(names)
-            store = stores[author]
-            if await store.fetchone("SELECT 1 FROM channels WHERE id = ?", (CHANNEL,)):
-                posts = [r[0] for r in await store.fetchall("SELECT id FROM posts WHERE _deleted = 0")]
-                roll = rng.random()
-                if roll < 0.6 or not posts:
-                    pid = f"{author}{step:03d}{seed:04d}".ljust(26, "p")
-                    await store.write(f"channel:{CHANNEL}", [post(pid, f"step {step}")])
-                    acknowledged.add(pid)
-                elif roll < 0.75:
-                    await store.write("edits", [Update("post", rng.choice(posts), {"message": f"edit {step}"})])
-                elif roll < 0.9:
-                    await store.write("edits", [Add("post.reactions", rng.choice(posts), f"{author}:smile")])
-                else:
-                    victim = rng.choice(posts)
-                    await store.write("edits", [Delete("post", victim)])
-                    acknowledged.discard(victim)  # deleted on purpose: it must stay deleted instead
+            await write_something(stores[author], author, f"{step:03d}{seed:04d}", rng, acknowledged)
             # a random partition: each pair may or may not have a link this step
             for x, y in [("a", "b"), ("b", "c"), ("a", "c")]:
                 if rng.random() < 0.3:
