@@ -19,6 +19,7 @@ import pytest
 from support.served_nodes import PASSWORD, Served, memory_discovery, served, settings, until
 
 from crdt import Create
+from edgenode.mesh import create_invite, init_mesh, join_mesh, node_roles
 from edgenode.need_to_know import NeedToKnow
 from edgenode.node import Node
 from sync.discovery import MemoryLan
@@ -155,3 +156,34 @@ async def test_the_policy_grants_public_scopes_and_private_ones_by_hosted_member
     assert for_b.allows(f"user:{mesh.ids['bob']}") and not for_b.allows(f"user:{mesh.ids['carol']}")
     assert not for_b.allows("channel:" + "z" * 26)  # a channel nobody told us about is private
     assert for_d.hub and for_d.allows(f"user:{mesh.ids['carol']}") and not for_d.may_change("directory")
+
+
+async def test_a_hub_enrolled_by_the_mesh_receives_private_channels_that_a_plain_member_node_does_not(
+        tmp_path: Path) -> None:
+    authority = init_mesh(tmp_path / "a", "field")
+    for name, hub in (("h", True), ("b", False)):
+        token, _ = create_invite(authority, hub=hub)
+        join_mesh(tmp_path / name, token)
+    lan = MemoryLan()
+    async with AsyncExitStack() as stack:
+        a, h, b = [await stack.enter_async_context(served(tmp_path / name, settings(mdns=True), enrolled=True,
+                                                          discovery=memory_discovery(lan)))
+                   for name in "ahb"]
+        created = await a.call("POST", "/api/v4/users", json={"username": "alice", "email": "alice@example.com",
+                                                               "password": PASSWORD})
+        assert created.status_code == 201, created.text
+        token = await a.login("alice")
+        team = (await a.call("POST", "/api/v4/teams", token,
+                             json={"name": "field", "display_name": "Field", "type": "O"})).json()["id"]
+        private = await a.call("POST", "/api/v4/channels", token, json={
+            "team_id": team, "name": "plans", "display_name": "Plans", "type": "P"})
+        assert private.status_code == 201, private.text
+        secret = await _post(a, token, private.json()["id"], "for hubs and members only")
+        square = (await a.call("GET", f"/api/v4/teams/{team}/channels/name/town-square", token)).json()["id"]
+        marker = await _post(a, token, square, "public")
+        for node in (h, b):
+            await until(lambda node=node: _holds_post(node, marker))
+        await until(lambda: _holds_post(h, secret))  # the hub's role came from its certificate, over TLS
+        await asyncio.sleep(0.3)
+        assert not await _holds_post(b, secret)
+        assert await node_roles(a.node.store, h.node.store.node_id) == frozenset({"hub"})

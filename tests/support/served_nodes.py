@@ -14,6 +14,7 @@ import httpx
 from edgenode.api.app import build_app
 from edgenode.node import Node, open_node
 from edgenode.sync_service import SyncService, SyncSettings
+from edgenode.sync_trust import secure_settings
 from sync.discovery import MemoryDiscovery, MemoryLan
 from sync.manager import Backoff, PeerAddress
 from sync.peer import SessionConfig
@@ -48,12 +49,16 @@ def memory_discovery(lan: MemoryLan) -> Callable[..., MemoryDiscovery]:
 
 
 @asynccontextmanager
-async def served(data_dir: Path, settings: SyncSettings, **options: Any) -> AsyncIterator[Served]:
-    """A node with peer sync and its HTTP app (over httpx's ASGI transport), as `edgenode serve` runs them."""
+async def served(data_dir: Path, settings: SyncSettings, *, enrolled: bool = False, **options: Any) -> AsyncIterator[Served]:
+    """A node with peer sync and its HTTP app (over httpx's ASGI transport), as `edgenode serve` runs them;
+    `enrolled`: the node is in a mesh and syncs over its TLS, with admission (otherwise plain TCP)."""
     async with AsyncExitStack() as stack:
         node = await stack.enter_async_context(open_node(data_dir))
         options.setdefault("backoff", Backoff(base=0.05, cap=0.2))
-        sync = await stack.enter_async_context(SyncService(node.store, data_dir, settings, **options))
+        store: Any = node.store
+        if enrolled:
+            settings, store = await secure_settings(node, settings, allow_unenrolled=False)
+        sync = await stack.enter_async_context(SyncService(store, data_dir, settings, **options))
         app = build_app(node.services)
         app.state.sync = sync
         http = await stack.enter_async_context(httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
