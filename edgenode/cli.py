@@ -18,9 +18,9 @@ from edgenode import mesh as mesh_shell
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.identity import IdentityError, load_or_create_identity, node_display_id
 from edgenode.node import Node, open_node, serve_node
-from edgenode.sync_trust import NotEnrolledError, secure_settings
-from edgenode.sync_service import SyncSettings, read_status_file, running_pid, status_document, sync_once
 from edgenode.store import StoreError, wall_clock_ms
+from edgenode.sync_service import SyncSettings, read_status_file, running_pid, status_document, sync_once
+from edgenode.sync_trust import NotEnrolledError, secure_settings
 from sync import SyncError
 from sync.manager import PeerAddress
 from sync.peer import SessionStats
@@ -333,6 +333,9 @@ def _status_lines(document: dict[str, Any], now: float) -> list[str]:
                      f"to receive: {'unknown' if to_receive is None else to_receive}")
         if peer.get("last_error"):
             lines.append(f"  last error: {peer['last_error']}")
+    for fork in document.get("forks") or []:  # equivocation: worth an admin's attention (revoke the node?)
+        lines.append(f"fork: node {fork.get('author')} signed two different ops at {fork.get('scope')!r} #{fork.get('seq')} "
+                     f"(seen {_ago(fork.get('seen_at'), now)}); the second was quarantined")
     return lines
 
 

@@ -136,7 +136,7 @@ class SyncService:
         return status_document(
             node=self.store.node_id, settings=self.settings, running=self._running,
             listening=[str(a) for a in self.manager.listening], peers=await self.manager.status(),
-            mdns=self._discovery is not None)
+            mdns=self._discovery is not None, forks=await fork_reports(self.store))
 
     async def _write_status_loop(self) -> None:
         last: dict[str, Any] | None = None
@@ -167,8 +167,20 @@ def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
+_FORKS = ("SELECT f.author, f.scope, k.seq, max(k.seen_at) AS seen_at FROM forks k JOIN feeds f ON f.id = k.feed "
+          "GROUP BY k.feed, k.seq ORDER BY seen_at DESC LIMIT ?")
+
+
+async def fork_reports(store: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest forks detected (an author signed two different ops at one sequence number of a
+    feed): the second op was quarantined in the `forks` table and the segment refused."""
+    return [{"author": node_display_id(row["author"]), "author_key": row["author"].hex(), "scope": row["scope"],
+             "seq": row["seq"], "seen_at": row["seen_at"]}
+            for row in await store.fetchall(_FORKS, (limit,))]
+
+
 def status_document(*, node: bytes, settings: SyncSettings | None, running: bool, listening: list[str],
-                    peers: list[PeerStatus], mdns: bool) -> dict[str, Any]:
+                    peers: list[PeerStatus], mdns: bool, forks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The status as JSON values: times in epoch milliseconds, node ids as shown everywhere else."""
     mesh_id = settings.mesh_id if settings is not None else UNENROLLED_MESH
     return {
@@ -201,6 +213,7 @@ def status_document(*, node: bytes, settings: SyncSettings | None, running: bool
             }
             for p in sorted(peers, key=lambda p: (p.node is None, p.node or b"", p.addresses))
         ],
+        "forks": forks or [],
     }
 
 

@@ -19,10 +19,13 @@ from click.testing import CliRunner
 from support.served_nodes import PASSWORD, Served, memory_discovery, served, settings, until
 from support.server_process import free_port
 
+from crdt import Create
 from edgenode.api.app import build_app
 from edgenode.cli import cli
 from edgenode.identity import node_display_id
 from edgenode.node import Node, open_node
+from edgenode.schema import SCHEMA
+from edgenode.store import Store
 from edgenode.sync_service import (
     STATUS_FILE,
     SyncSettings,
@@ -30,6 +33,7 @@ from edgenode.sync_service import (
     running_pid,
     sync_once,
 )
+from sync import ForkError, Signer
 from sync.discovery import MemoryLan
 from sync.manager import PeerAddress, PeerUnreachableError
 
@@ -226,3 +230,21 @@ async def test_the_store_announces_advanced_heads_after_each_commit_and_not_for_
         unsubscribe()
         await b.store.write(f"channel:{CHANNEL}", [post("p" * 26, "after unsubscribing")])
         assert len(heard) == 2
+
+
+async def test_a_fork_received_from_a_peer_is_reported_in_the_status(tmp_path: Path) -> None:
+    equivocator = Signer.generate()
+    histories = []
+    for name, message in (("one", "first history"), ("two", "second history")):  # same key, same seq 1
+        async with Store(tmp_path / f"{name}.db", SCHEMA, equivocator) as author:
+            histories.append(await author.write("channel:" + "c" * 26, [Create("team", "t" * 26, {"name": message})]))
+    async with served(tmp_path / "a", settings(), status_interval=0.05) as a:
+        await a.node.store.apply(histories[0])
+        with pytest.raises(ForkError):
+            await a.node.store.apply(histories[1])
+        (fork,) = (await a.sync.status())["forks"]
+        assert fork["author_key"] == equivocator.public_key.hex() and fork["scope"] == "channel:" + "c" * 26
+        assert fork["seq"] == 1
+        await asyncio.sleep(0.2)
+        text = CliRunner().invoke(cli, ["status", "--data", str(tmp_path / "a")])
+    assert f"fork: node {node_display_id(equivocator.public_key)} signed two different ops" in text.output
