@@ -23,8 +23,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from edgenode.blob_sync import NodeBlobs
 from edgenode.identity import node_display_id
 from edgenode.need_to_know import NeedToKnow
+from edgenode.services.blobs import BlobStore
 from edgenode.store import Store
 from sync.discovery import Discovery, FoundCallback, LostCallback, ZeroconfDiscovery
 from sync.manager import DEFAULT_SYNC_PORT, PeerAddress, PeerManager, PeerStatus, tcp_dialer
@@ -91,7 +93,8 @@ class SyncService:
             listen=PeerAddress(settings.host, settings.port) if settings.port else None,
             server_ssl=settings.server_ssl, client_ssl=settings.client_ssl, verify_peer=settings.verify_peer,
             static_peers=settings.peers, config=settings.session, clock=clock,
-            entitlements=NeedToKnow(store) if settings.need_to_know else None, **manager_options)
+            entitlements=NeedToKnow(store) if settings.need_to_know else None,
+            blobs=NodeBlobs(store, BlobStore(data_dir / "files")), **manager_options)
         self._discovery: Discovery | None = None
         self._writer: asyncio.Task[None] | None = None
         self._running = False
@@ -243,8 +246,10 @@ def running_pid(document: dict[str, Any] | None) -> int | None:
 
 
 async def sync_once(store: Store, address: PeerAddress, settings: SyncSettings, *,
-                    timeout: float = 10.0) -> tuple[SessionStats, int]:
+                    timeout: float = 10.0, data_dir: Path | None = None) -> tuple[SessionStats, int]:
     """Dial `address`, sync both ways until both ends are caught up, hang up; returns (stats, bytes on the wire).
+
+    With `data_dir` (the node's data folder) the file attachments' bytes move too.
 
     Raises sync.PeerUnreachableError (one line, says why) when no connection can be made.
     """
@@ -252,6 +257,7 @@ async def sync_once(store: Store, address: PeerAddress, settings: SyncSettings, 
     link, verified = await dial(address)
     session = PeerSession(store, link, node=store.node_id, mesh=mesh_tag(settings.mesh_id), initiator=True,
                           config=replace(settings.session, live=False), verified_node=verified,
-                          entitlements=NeedToKnow(store) if settings.need_to_know else None)
+                          entitlements=NeedToKnow(store) if settings.need_to_know else None,
+                          blobs=NodeBlobs(store, BlobStore(data_dir / "files")) if data_dir is not None else None)
     stats = await session.run()
     return stats, link.bytes_sent + link.bytes_received

@@ -31,7 +31,7 @@ from .framing import Link, LinkError, StreamLink, memory_link_pair
 from .peer import (
     DuplicateConnectionError, PeerSession, SelfConnectionError, SessionConfig,
 )
-from .ports import Entitlements, LiveFeedStore
+from .ports import BlobPort, Entitlements, LiveFeedStore
 
 __all__ = [
     "PeerAddress", "Backoff", "PeerStatus", "PeerManager", "Dialer", "tcp_dialer", "MemoryNetwork", "PeerUnreachableError",
@@ -196,7 +196,8 @@ class PeerManager:
                  config: SessionConfig = SessionConfig(), backoff: Backoff = Backoff(),
                  random: Callable[[], float] = _random.random, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, dial: Dialer | None = None,
-                 handshake_timeout: float = 10.0, entitlements: Entitlements | None = None):
+                 handshake_timeout: float = 10.0, entitlements: Entitlements | None = None,
+                 blobs: BlobPort | None = None):
         if (server_ssl is None) != (client_ssl is None):
             raise ValueError("give both TLS contexts (server and client) or neither")
         self.store = store
@@ -215,6 +216,7 @@ class PeerManager:
         self._dial = dial if dial is not None else tcp_dialer(client_ssl, verify_peer)
         self._handshake_timeout = handshake_timeout
         self._entitlements = entitlements
+        self._blobs = blobs
         self._server: asyncio.Server | None = None
         self._peers: dict[bytes, _Peer] = {}
         self._targets: dict[str, _Target] = {}
@@ -400,7 +402,7 @@ class PeerManager:
 
         session = PeerSession(self.store, link, node=self.node, mesh=self.mesh, initiator=initiator,
                               config=self._config, clock=self._clock, verified_node=verified, admit=admit,
-                              entitlements=self._entitlements)
+                              entitlements=self._entitlements, blobs=self._blobs)
         try:
             await session.run()
         except (SyncError, OSError) as exc:

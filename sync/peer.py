@@ -19,6 +19,11 @@ an in-memory link pair. Both ends run the same code; the dialer is the reconcili
    both ends have sent it (the initiator says `Goodbye("done")`, the responder answers it); a live
    session goes on: every commit that advances a feed (a local write, or ops applied from any
    peer) is pushed to the peer at once. Duplicates are harmless: the store skips ops it holds.
+5. Blobs (with a `BlobPort`): after reconciliation, and whenever applied ops may name new ones,
+   each end asks the other for the blobs it lacks; chunks travel between segments with their own
+   flow control (`sync/blob_transfer.py`). Then `CaughtUp` also means "nothing is being fetched or
+   served", and the responder sends it only after the initiator's (which follows every segment the
+   initiator sends), so a one-shot session ends only once the blobs its ops name have moved.
 """
 
 from __future__ import annotations
@@ -33,60 +38,35 @@ from typing import Any
 
 from crdt import CrdtError
 
+from .blob_transfer import BlobExchange, BlobStats, refuse_all_wants
 from .codec import decode_segment, encode_segment
 from .errors import DecodeError, GapError, SyncError, UnsupportedVersionError
 from .enrolment import NODE_SCOPE
 from .feed import FeedHead, FeedId, SignedOp
 from .framing import Link, LinkError
+from .peer_errors import (
+    DuplicateConnectionError, IncompatiblePeerError, PeerError, PeerProtocolError, PeerRefusedError,
+    PeerTimeoutError, SelfConnectionError,
+)
 from .peer_messages import (
-    PEER_PROTOCOL, Ack, CaughtUp, Goodbye, Handshake, PeerMessage, Ping, Reconcile, Reject, Segment,
-    decode_peer_message, encode_peer_message, mesh_tag,
+    PEER_PROTOCOL, Ack, BlobAck, BlobChunk, BlobMissing, BlobWant, CaughtUp, Goodbye, Handshake, PeerMessage,
+    Ping, Reconcile, Reject, Segment, decode_peer_message, encode_peer_message, mesh_tag,
 )
 from .peer_view import PeerView
-from .ports import Entitlements, LiveFeedStore
+from .ports import BlobPort, Entitlements, LiveFeedStore, PeerEntitlement
 from .reconcile import Reconciler, decode_message, encode_message
 from .revocation import MESH_SCOPE
 
 __all__ = [
     "PEER_PROTOCOL", "Handshake", "Reconcile", "Segment", "Ack", "Reject", "CaughtUp", "Ping", "Goodbye",
-    "PeerMessage", "encode_peer_message", "decode_peer_message", "mesh_tag", "SessionConfig", "SessionStats",
+    "BlobWant", "BlobChunk", "BlobAck", "BlobMissing", "PeerMessage", "encode_peer_message", "decode_peer_message",
+    "mesh_tag", "SessionConfig", "SessionStats",
     "PeerSession", "PeerError", "PeerProtocolError", "IncompatiblePeerError", "PeerRefusedError",
     "SelfConnectionError", "DuplicateConnectionError", "PeerTimeoutError",
 ]
 
 _DONE = "done"
 _log = logging.getLogger(__name__)
-
-
-# -- errors ------------------------------------------------------------------------------------
-
-
-class PeerError(SyncError):
-    """The peer broke the sync protocol, or one end refused the session."""
-
-
-class PeerProtocolError(PeerError):
-    """The peer sent a message that is malformed or not allowed at this point of the session."""
-
-
-class IncompatiblePeerError(PeerError):
-    """The peer speaks another protocol version or belongs to another mesh."""
-
-
-class PeerRefusedError(PeerError):
-    """The peer ended the session and said why (shutting down, duplicate connection, ...)."""
-
-
-class SelfConnectionError(PeerError):
-    """The link leads back to this node (e.g. a --peer naming our own address)."""
-
-
-class DuplicateConnectionError(PeerError):
-    """We already have a connection to this peer; this one is closed so that exactly one remains."""
-
-
-class PeerTimeoutError(LinkError):
-    """Nothing was heard from the peer for longer than the idle timeout: the link is presumed dead."""
 
 
 # -- the session -------------------------------------------------------------------------------
@@ -129,6 +109,7 @@ class SessionStats:
     feeds_received: set[FeedId] = field(default_factory=set)
     to_send: int = 0
     to_receive: int = 0
+    blobs: BlobStats = field(default_factory=BlobStats)
 
 
 class PeerSession:
@@ -137,17 +118,19 @@ class PeerSession:
     `verified_node` is the peer's node key as its TLS certificate proves it (None on plain links);
     `admit` is called once the peer's handshake is accepted, and may raise (e.g. DuplicateConnectionError)
     to refuse the session. With `entitlements` (need-to-know), the peer sees the store through a
-    `PeerView`: only the feeds it is entitled to. `clock` is a wall clock in seconds, used for status only.
+    `PeerView`: only the feeds it is entitled to. With `blobs`, the session also moves the blobs ops name
+    (only those the peer is entitled to). `clock` is a wall clock in seconds, used for status only.
     """
 
     def __init__(self, store: LiveFeedStore, link: Link, *, node: bytes, mesh: bytes, initiator: bool,
                  config: SessionConfig = SessionConfig(), clock: Callable[[], float] = time.time,
                  verified_node: bytes | None = None, admit: Callable[[PeerSession], None] | None = None,
-                 entitlements: Entitlements | None = None):
+                 entitlements: Entitlements | None = None, blobs: BlobPort | None = None):
         self.store = store
         self.view: PeerView | None = None
         """What the peer may receive, once the handshake says who it is (None: everything)."""
         self._entitlements = entitlements
+        self._entitlement: PeerEntitlement | None = None
         self.link = link
         self.node = node
         self.mesh = mesh
@@ -180,6 +163,9 @@ class PeerSession:
         self._stop_reason: str | None = None
         self._inbox: asyncio.Queue[Segment] = asyncio.Queue()
         self._last_send = 0.0
+        self._blobs = None if blobs is None else BlobExchange(
+            blobs, peer=link.peer, send=self._send, refuse=self._refuse, allows=self._may_receive,
+            on_idle=self._check_caught_up, stats=self.stats.blobs)
 
     @property
     def peer_node(self) -> bytes | None:
@@ -221,7 +207,8 @@ class PeerSession:
             if self._entitlements is not None:
                 assert self.stats.peer_node is not None  # set by the handshake
                 peer = self.stats.peer_node
-                self.view = PeerView(self.store, await self._entitlements.for_peer(peer), peer)
+                self._entitlement = await self._entitlements.for_peer(peer)
+                self.view = PeerView(self.store, self._entitlement, peer)
                 self.store = self.view
             unsubscribe = self.store.subscribe(self._on_heads)
             frontier = await self.store.heads()  # after subscribing: no later commit goes unnoticed
@@ -230,6 +217,8 @@ class PeerSession:
             self._reconciler = Reconciler(frontier, self.initiator)
             tasks = [asyncio.create_task(work(), name=f"sync-{work.__name__}")
                      for work in (self._read_loop, self._apply_loop, self._push_loop, self._keepalive_loop)]
+            if self._blobs is not None:
+                tasks.append(asyncio.create_task(self._blobs.run(), name="sync-blobs"))
             if self.initiator:
                 self._turns += 1  # before sending: the reply may be handled before send() returns
                 await self._send(Reconcile(encode_message(self._reconciler.start())))
@@ -252,6 +241,8 @@ class PeerSession:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._blobs is not None:
+                await self._blobs.close()
             self.stats.to_send = self.to_send()
             await self.link.close()
 
@@ -263,6 +254,10 @@ class PeerSession:
             await asyncio.wait_for(self.link.send(encode_peer_message(Goodbye(reason))), 1)
         except (TimeoutError, LinkError):
             pass  # best effort: the link may already be gone
+
+    def _may_receive(self, scope: str) -> bool:
+        """Whether the peer may receive data of feed scope `scope` (need-to-know; everything when it is off)."""
+        return self._entitlement is None or self._entitlement.allows(scope)
 
     async def _refuse(self, error: PeerError) -> None:
         await self._say_goodbye(str(error))
@@ -324,6 +319,8 @@ class PeerSession:
             if self._reconciled.is_set() and feed not in self._blocked:
                 self._unsent += head.seq - max(old, self._sent_upto.get(feed, 0), self._known.get(feed, 0))
             self._mark(feed)
+        if self._blobs is not None:
+            self._blobs.nudge()
         self._wake.set()
 
     def _mark(self, feed: FeedId) -> None:
@@ -358,6 +355,17 @@ class PeerSession:
                 raise PeerRefusedError(f"{self.link.peer} ended the session: {message.reason}")
             elif isinstance(message, Handshake):
                 await self._refuse(PeerProtocolError(f"{self.link.peer} sent a second handshake"))
+            elif isinstance(message, (BlobWant, BlobChunk, BlobAck, BlobMissing)):
+                await self._on_blob_message(message)
+
+    async def _on_blob_message(self, message: BlobWant | BlobChunk | BlobAck | BlobMissing) -> None:
+        if self._blobs is not None:
+            await self._blobs.receive(message)
+        elif isinstance(message, BlobWant):
+            for answer in refuse_all_wants(message):
+                await self._send(answer)
+        else:
+            await self._refuse(PeerProtocolError(f"{self.link.peer} sent blob data we did not ask for"))
 
     async def _on_reconcile(self, message: Reconcile) -> None:
         if self._reconciler is None or self._reconciled.is_set():
@@ -396,6 +404,8 @@ class PeerSession:
         for feed in sorted(to_send, key=_sending_order):
             self._mark(feed)
         self._reconciled.set()
+        if self._blobs is not None:
+            self._blobs.start()
         self._wake.set()
 
     async def _apply_loop(self) -> None:
@@ -431,6 +441,8 @@ class PeerSession:
         self.stats.duplicates += result.duplicates
         if applied:
             self.stats.feeds_received.add(feed)
+            if self._blobs is not None:
+                self._blobs.nudge()  # before the ack: the peer's CaughtUp then finds us already asking
         self.stats.to_receive = segment.pending
         head: FeedHead | None = result.head
         await self._send(Ack(segment.n, head.seq if head is not None else 0))
@@ -530,6 +542,8 @@ class PeerSession:
         """Send CaughtUp once our plan is acknowledged; note a completed sync; end a finished one-shot."""
         idle = (self._reconciled.is_set() and not self._pushing and not self._in_flight
                 and not self._next_feed_pending())
+        if self._blobs is not None:
+            idle = idle and self._blobs.idle and (self.initiator or self._peer_caught_up)
         if idle and not self._caught_up_sent:
             self._caught_up_sent = True
             await self._send(CaughtUp())

@@ -16,6 +16,7 @@ from .framing import MAX_FRAME
 
 __all__ = [
     "PEER_PROTOCOL", "Handshake", "Reconcile", "Segment", "Ack", "Reject", "CaughtUp", "Ping", "Goodbye",
+    "BlobWant", "BlobChunk", "BlobAck", "BlobMissing", "BlobMessage", "BLOB_CHUNK", "MAX_BLOB_SIZE", "MAX_BLOB_WANT",
     "PeerMessage", "encode_peer_message", "decode_peer_message", "mesh_tag",
 ]
 
@@ -24,6 +25,13 @@ _NODE_SIZE = 32
 _MAX_MESH_TAG = 32
 _MAX_REASON = 500
 _MAX_WINDOW = 256
+_HASH_SIZE = 32
+BLOB_CHUNK = 256 * 1024
+"""The most blob bytes one BlobChunk carries: far below a frame, so op segments interleave with big blobs."""
+MAX_BLOB_SIZE = 1 << 32
+"""The largest blob the protocol can describe (the node's own upload limit is far lower)."""
+MAX_BLOB_WANT = 64
+"""The most hashes one BlobWant names (and a peer may have unanswered)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +93,40 @@ class Goodbye:
     reason: str
 
 
-PeerMessage = Handshake | Reconcile | Segment | Ack | Reject | CaughtUp | Ping | Goodbye
+@dataclass(frozen=True, slots=True)
+class BlobWant:
+    """Please send the blobs with these SHA-256 digests (each answered by BlobChunks or one BlobMissing)."""
+
+    hashes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobChunk:
+    """Bytes `offset..offset+len(data)` of the blob `hash`, which is `total` bytes long; chunks come in order."""
+
+    hash: bytes
+    offset: int
+    total: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BlobAck:
+    """The receiver has written the first `received` bytes of blob `hash` (flow control for its sender)."""
+
+    hash: bytes
+    received: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlobMissing:
+    """The sender does not hold blob `hash`, or may not give it to this peer (it does not say which)."""
+
+    hash: bytes
+
+
+BlobMessage = BlobWant | BlobChunk | BlobAck | BlobMissing
+PeerMessage = Handshake | Reconcile | Segment | Ack | Reject | CaughtUp | Ping | Goodbye | BlobMessage
 
 
 def encode_peer_message(message: PeerMessage) -> bytes:
@@ -105,8 +146,16 @@ def encode_peer_message(message: PeerMessage) -> bytes:
         wire = [5]
     elif isinstance(m, Ping):
         wire = [6]
-    else:
+    elif isinstance(m, Goodbye):
         wire = [7, m.reason[:_MAX_REASON]]
+    elif isinstance(m, BlobWant):
+        wire = [8, list(m.hashes)]
+    elif isinstance(m, BlobChunk):
+        wire = [9, m.hash, m.offset, m.total, m.data]
+    elif isinstance(m, BlobAck):
+        wire = [10, m.hash, m.received]
+    else:
+        wire = [11, m.hash]
     return encoding.pack([PEER_PROTOCOL, *wire])
 
 
@@ -141,6 +190,14 @@ def decode_peer_message(frame: bytes) -> PeerMessage:
         return Ping()
     if tag == 7 and len(f) == 1 and isinstance(f[0], str):
         return Goodbye(f[0][:_MAX_REASON])
+    if tag == 8 and len(f) == 1 and isinstance(f[0], list) and 1 <= len(f[0]) <= MAX_BLOB_WANT:
+        return BlobWant(tuple(_hash(h) for h in f[0]))
+    if tag == 9 and len(f) == 4 and isinstance(f[3], bytes):
+        return _blob_chunk(_hash(f[0]), _int(f[1], 0, MAX_BLOB_SIZE), _int(f[2], 0, MAX_BLOB_SIZE), f[3])
+    if tag == 10 and len(f) == 2:
+        return BlobAck(_hash(f[0]), _int(f[1], 0, MAX_BLOB_SIZE))
+    if tag == 11 and len(f) == 1:
+        return BlobMissing(_hash(f[0]))
     raise DecodeError(f"unknown or malformed peer message (tag {tag!r}, {len(f)} fields)")
 
 
@@ -152,6 +209,20 @@ def _int(v: object, low: int, high: int = 1 << 62) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
         raise DecodeError(f"expected an integer in {low}..{high}")
     return v
+
+
+def _hash(v: object) -> bytes:
+    if not isinstance(v, bytes) or len(v) != _HASH_SIZE:
+        raise DecodeError("a blob is named by its 32-byte SHA-256 digest")
+    return v
+
+
+def _blob_chunk(digest: bytes, offset: int, total: int, data: bytes) -> BlobChunk:
+    if len(data) > BLOB_CHUNK:
+        raise DecodeError(f"a blob chunk carries at most {BLOB_CHUNK} bytes")
+    if offset + len(data) > total or (not data and total):
+        raise DecodeError("a blob chunk must hold bytes within its blob's length")
+    return BlobChunk(digest, offset, total, data)
 
 
 def mesh_tag(mesh_id: str) -> bytes:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["BlobStore", "BlobTooLarge", "StoredBlob"]
+__all__ = ["BlobStore", "BlobTooLarge", "IncomingBlob", "StoredBlob"]
 
 _CHUNK = 1024 * 1024
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -67,23 +67,96 @@ class BlobStore:
                 tmp.flush()
                 os.fsync(tmp.fileno())
             content_hash = digest.hexdigest()
-            final = self.path(content_hash)
-            if final.exists():
-                os.unlink(tmp_name)  # the same bytes are already stored
-            else:
-                if not final.parent.is_dir():
-                    final.parent.mkdir(exist_ok=True)
-                    _fsync_dir(self._root)
-                os.replace(tmp_name, final)
-                _fsync_dir(final.parent)
+            self._install(tmp_name, content_hash)
             return StoredBlob(content_hash, size, head)
         except BaseException:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
             raise
 
+    def _install(self, tmp_name: str, content_hash: str) -> None:
+        """Rename a written, fsynced temporary file into place as `content_hash` (and fsync the folder)."""
+        final = self.path(content_hash)
+        if final.exists():
+            os.unlink(tmp_name)  # the same bytes are already stored
+            return
+        if not final.parent.is_dir():
+            final.parent.mkdir(exist_ok=True)
+            _fsync_dir(self._root)
+        os.replace(tmp_name, final)
+        _fsync_dir(final.parent)
+
     def exists(self, content_hash: str) -> bool:
         return self.path(content_hash).is_file()
+
+    def size(self, content_hash: str) -> int | None:
+        """The stored blob's length, or None if it is not here (blocking: call from a thread)."""
+        try:
+            return self.path(content_hash).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read(self, content_hash: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (fewer at the end; blocking: call from a thread)."""
+        with open(self.path(content_hash), "rb") as blob:
+            blob.seek(offset)
+            return blob.read(length)
+
+    def receive(self, content_hash: str) -> IncomingBlob:
+        """Start writing a blob that should hash to `content_hash` (blocking: call from a thread)."""
+        self.path(content_hash)  # refuses a malformed hash before any file is made
+        self._root.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self._root, prefix=".sync-")
+        return IncomingBlob(self, content_hash, os.fdopen(fd, "wb"), tmp_name)
+
+
+class IncomingBlob:
+    """A blob arriving in pieces (from a peer): written aside, hashed as it comes, installed only if it matches.
+
+    Every method blocks; the caller runs them in a thread, one at a time.
+    """
+
+    def __init__(self, store: BlobStore, content_hash: str, file: BinaryIO, tmp_name: str):
+        self._store = store
+        self._hash = content_hash
+        self._file = file
+        self._tmp_name = tmp_name
+        self._digest = hashlib.sha256()
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        self._digest.update(data)
+        self._file.write(data)
+
+    def install(self) -> bool:
+        """Put the blob in place (durably) if its bytes hash to the expected digest; else discard it."""
+        if self._digest.hexdigest() != self._hash:
+            self.discard()
+            return False
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._done = True
+        try:
+            self._store._install(self._tmp_name, self._hash)
+        except BaseException:
+            _unlink(self._tmp_name)
+            raise
+        return True
+
+    def discard(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._file.close()
+        _unlink(self._tmp_name)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _fsync_dir(path: Path) -> None:

@@ -23,10 +23,12 @@ from edgenode.store import Store
 from sync import DecodeError, FeedId, SignedOp, Signer, decode_segment, encode_segment
 from sync.framing import LinkClosedError, MemoryLink, memory_link_pair
 from sync.peer import (
-    Ack, CaughtUp, Goodbye, Handshake, IncompatiblePeerError, PeerMessage, PeerProtocolError, PeerSession,
+    Ack, BlobAck, BlobChunk, BlobMissing, BlobWant, CaughtUp, Goodbye, Handshake, IncompatiblePeerError, PeerMessage,
+    PeerProtocolError, PeerSession,
     Ping, Reconcile, Reject, Segment, SelfConnectionError, SessionConfig, SessionStats, decode_peer_message,
     encode_peer_message, mesh_tag,
 )
+from sync.peer_messages import MAX_BLOB_SIZE, MAX_BLOB_WANT
 from sync.reconcile import Reconciler, decode_message, encode_message
 
 MESH = mesh_tag("test-mesh")
@@ -386,6 +388,7 @@ async def test_a_peer_speaking_a_newer_protocol_is_told_to_upgrade(stores: Any) 
 
 # -- the wire --------------------------------------------------------------------------------------
 
+HASHES = st.binary(min_size=32, max_size=32)
 MESSAGES = st.one_of(
     st.builds(Handshake, st.binary(min_size=32, max_size=32), st.binary(max_size=32), st.booleans(), st.integers(1, 256)),
     st.builds(Reconcile, st.binary(max_size=64)),
@@ -393,6 +396,12 @@ MESSAGES = st.one_of(
     st.builds(Ack, st.integers(1, 2**40), st.integers(0, 2**40)),
     st.builds(Reject, st.integers(1, 2**40), st.text(max_size=50)),
     st.just(CaughtUp()), st.just(Ping()), st.builds(Goodbye, st.text(max_size=50)),
+    st.builds(BlobWant, st.lists(HASHES, min_size=1, max_size=MAX_BLOB_WANT).map(tuple)),
+    st.builds(lambda h, data, before, after: BlobChunk(h, before, before + len(data) + after, data),
+              HASHES, st.binary(min_size=1, max_size=64), st.integers(0, 2**31), st.integers(0, 2**30)),
+    st.builds(BlobChunk, HASHES, st.just(0), st.just(0), st.just(b"")),
+    st.builds(BlobAck, HASHES, st.integers(0, MAX_BLOB_SIZE)),
+    st.builds(BlobMissing, HASHES),
 )
 
 
