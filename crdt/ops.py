@@ -7,7 +7,7 @@ function of the set of ops received, never of their arrival order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, Union
 
@@ -15,7 +15,7 @@ from .errors import EncodingError, OversizedError, UnknownOpError
 from .hlc import STAMP_SIZE, Stamp
 
 __all__ = [
-    "Value", "Fields", "EntityRef", "Create", "Update", "Delete", "Add", "Remove", "Increment",
+    "Value", "Fields", "FieldsLike", "EntityRef", "Create", "Update", "Delete", "Add", "Remove", "Increment",
     "Op", "op_to_wire", "op_from_wire", "dependencies", "set_owner",
     "MAX_NAME_LEN", "MAX_TEXT_LEN", "MAX_FIELDS", "MAX_DEPTH",
 ]
@@ -23,6 +23,8 @@ __all__ = [
 Value: TypeAlias = Any
 """None, bool, int, float, str, bytes, or lists and str-keyed maps of those (checked by check_value)."""
 Fields: TypeAlias = tuple[tuple[str, Value], ...]
+FieldsLike: TypeAlias = Mapping[str, Value] | Sequence[tuple[str, Value]]
+"""Create and Update accept a map or (name, value) pairs as fields; they store checked, sorted Fields."""
 EntityRef: TypeAlias = tuple[str, str]
 
 MAX_NAME_LEN = 64          # kinds, ids, field names
@@ -136,7 +138,9 @@ def _check_fields(fields: object) -> Fields:
     return tuple(sorted(out.items()))
 
 
-@dataclass(frozen=True, slots=True)
+# Create and Update write their own __init__ (init=False): they accept looser shapes (FieldsLike, any
+# sequence of deps) than the canonical tuples they store, and the signature should say so.
+@dataclass(frozen=True, slots=True, init=False)
 class Create:
     """Bring an entity into existence with initial field values (each an LWW register at the op's stamp)."""
 
@@ -145,21 +149,21 @@ class Create:
     fields: Fields = ()
     deps: tuple[EntityRef, ...] = ()
 
-    def __post_init__(self) -> None:
-        _check_name("kind", self.kind)
-        _check_name("id", self.id)
-        object.__setattr__(self, "fields", _check_fields(self.fields))
-        if len(self.deps) > MAX_FIELDS:
-            raise OversizedError(f"{len(self.deps)} dependencies; the limit is {MAX_FIELDS}")
-        deps = []
-        for dep in self.deps:
+    def __init__(self, kind: str, id: str, fields: FieldsLike = (), deps: Sequence[EntityRef] = ()) -> None:
+        object.__setattr__(self, "kind", _check_name("kind", kind))
+        object.__setattr__(self, "id", _check_name("id", id))
+        object.__setattr__(self, "fields", _check_fields(fields))
+        if len(deps) > MAX_FIELDS:
+            raise OversizedError(f"{len(deps)} dependencies; the limit is {MAX_FIELDS}")
+        checked = []
+        for dep in deps:
             if not isinstance(dep, (list, tuple)) or len(dep) != 2:
                 raise EncodingError("a dependency must be a (kind, id) pair")
-            deps.append((_check_name("dependency kind", dep[0]), _check_name("dependency id", dep[1])))
-        object.__setattr__(self, "deps", tuple(deps))
+            checked.append((_check_name("dependency kind", dep[0]), _check_name("dependency id", dep[1])))
+        object.__setattr__(self, "deps", tuple(checked))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Update:
     """Set some fields of an existing entity; each field is a last-writer-wins register."""
 
@@ -167,12 +171,13 @@ class Update:
     id: str
     fields: Fields
 
-    def __post_init__(self) -> None:
-        _check_name("kind", self.kind)
-        _check_name("id", self.id)
-        object.__setattr__(self, "fields", _check_fields(self.fields))
-        if not self.fields:
+    def __init__(self, kind: str, id: str, fields: FieldsLike) -> None:
+        object.__setattr__(self, "kind", _check_name("kind", kind))
+        object.__setattr__(self, "id", _check_name("id", id))
+        checked = _check_fields(fields)
+        if not checked:
             raise EncodingError("an update must set at least one field")
+        object.__setattr__(self, "fields", checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +309,7 @@ def op_from_wire(wire: object) -> Op:
             if not isinstance(deps, (list, tuple)):
                 raise EncodingError("create dependencies must be a list")
             # only a list is a pair on the wire: tuple() of a string or map would invent one
-            return Create(args[0], args[1], _wire_fields(args[2]),  # checked once, in __post_init__
+            return Create(args[0], args[1], _wire_fields(args[2]),  # checked once, in __init__
                           tuple(tuple(d) if isinstance(d, (list, tuple)) else d for d in deps))
         if tag == _UPDATE and len(args) == 3:
             return Update(args[0], args[1], _wire_fields(args[2]))
