@@ -124,7 +124,8 @@ class PeerNeedToKnow:
             await self._load_sets()
             after = self._scopes()
             return ScopeChange(frozenset(after - before), frozenset(before - after))
-        gained, lost = set(), set()
+        gained: set[str] = set()
+        lost: set[str] = set()
         for scope in scopes:  # one private channel each: its type and whether it has a member the peer hosts
             kind, _, channel = scope.partition(":")
             if kind != _CHANNEL:

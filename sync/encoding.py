@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
 
 from .errors import DecodeError, OversizedError, TruncatedError
 
@@ -27,7 +27,8 @@ def _canonical(value: Any) -> Any:
 def pack(value: Any) -> bytes:
     """Deterministic encoding: sorted map keys, bin type for bytes, 64-bit floats, minimal ints."""
     try:
-        return msgpack.packb(_canonical(value), use_bin_type=True)
+        packed: bytes = msgpack.packb(_canonical(value), use_bin_type=True)
+        return packed
     except (TypeError, ValueError, OverflowError) as exc:
         raise DecodeError(f"cannot encode value: {exc}") from None
 

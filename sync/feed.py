@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from msgpack import packb as _packb
+from msgpack import packb as _packb  # type: ignore[import-untyped]  # msgpack ships no type hints
 
 from nacl.exceptions import BadSignatureError as _NaclBadSignature
 from nacl.signing import SigningKey, VerifyKey

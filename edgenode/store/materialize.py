@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
 
 from crdt import NODE_TAG_SIZE, Add, Create, Delete, EntityRef, Increment, Op, Remove, Stamp, Update, dependencies
 from sync import decode_op
@@ -57,7 +57,8 @@ def _column_value(table: EntityTable, name: str, type_: str, value: Any) -> Any:
     ok = _TYPE_CHECKS[type_]
     if not isinstance(value, ok) or (type_ in ("INTEGER", "REAL") and isinstance(value, bool)):
         raise SchemaViolation(f"{table.kind}.{name} must be {type_.lower()}, got {type(value).__name__}")
-    return int(value) if type_ == "BOOL" else value
+    # only a BOOL column admits a bool here (INTEGER and REAL refused it above); it stores 0 or 1
+    return int(value) if isinstance(value, bool) else value
 
 
 Columns = dict[str, Any]

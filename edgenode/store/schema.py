@@ -89,7 +89,8 @@ class Schema:
     def of(cls, entities: Iterable[EntityTable], sets: Iterable[SetTable] = (),
            counters: Iterable[CounterKind] = ()) -> Schema:
         schema = cls({e.kind: e for e in entities}, {s.kind: s for s in sets}, {c.kind: c for c in counters})
-        for owned in [*schema.sets.values(), *schema.counters.values()]:
+        owned_kinds: list[SetTable | CounterKind] = [*schema.sets.values(), *schema.counters.values()]
+        for owned in owned_kinds:
             if owned.owner_kind not in schema.entities:
                 raise ValueError(f"{owned.kind}: owner kind {owned.owner_kind!r} is not declared")
         return schema
@@ -108,10 +109,10 @@ class Schema:
                 name = f"{entity.table}_{'_'.join(index)}"
                 statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {entity.table} ({', '.join(index)})")
         for s in self.sets.values():
-            cols = [s.owner_column, *s.element_columns]
+            key = [s.owner_column, *s.element_columns]
             statements.append(
-                f"CREATE TABLE IF NOT EXISTS {s.table} ({', '.join(c + ' TEXT NOT NULL' for c in cols)}, "
-                f"create_at INTEGER NOT NULL, PRIMARY KEY ({', '.join(cols)})) WITHOUT ROWID"
+                f"CREATE TABLE IF NOT EXISTS {s.table} ({', '.join(c + ' TEXT NOT NULL' for c in key)}, "
+                f"create_at INTEGER NOT NULL, PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID"
             )
         return statements
 
