@@ -36,6 +36,6 @@ ROUTE_MODULES = [system, users, teams, channels, posts, reactions, files, prefer
 def build_app(services: Services) -> Starlette:
     routes: list[BaseRoute] = [route for module in ROUTE_MODULES for route in module.routes]
     app = Starlette(routes=routes, middleware=[Middleware(MattermostHeaders)],
-                    exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+                    exception_handlers=EXCEPTION_HANDLERS)
     app.state.services = services
     return app

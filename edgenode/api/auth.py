@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection, Request
 
-from edgenode.services import Session, Unauthorized
+from edgenode.services import Services, Session, Unauthorized
 
 __all__ = ["token_from", "require_session", "session_or_none"]
 
@@ -22,13 +22,14 @@ def token_from(request: HTTPConnection) -> tuple[str, bool]:
 
 
 async def session_or_none(request: Request) -> Session | None:
-    cached = getattr(request.state, "session", None)
+    # Starlette's request.state and app.state are untyped: these annotations say what this app keeps there
+    cached: Session | None = getattr(request.state, "session", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     token, from_cookie = token_from(request)
     if not token:
         return None
-    services = request.app.state.services
+    services: Services = request.app.state.services
     session = await services.users.session_for_token(token)
     if session is not None and from_cookie and request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf = request.headers.get("x-csrf-token", "")

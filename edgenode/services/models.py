@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["user_json", "team_json", "channel_json", "team_member_json", "channel_member_json", "loads"]
+__all__ = ["Record", "user_json", "team_json", "channel_json", "team_member_json", "channel_member_json", "loads"]
+
+
+class Record(Protocol):
+    """A row read by column name: a sqlite3.Row from the store, or a dict built in memory."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 def loads(value: str | None, default: Any) -> Any:

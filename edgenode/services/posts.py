@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Mapping, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from crdt import Create, Delete, Op, Update
@@ -23,7 +23,7 @@ from .events import Broadcast, Event
 from .files import FileService
 from .membership import member_id
 from .mentions import MentionFinder
-from .models import loads
+from .models import Record, loads
 from .reactions import reaction_json
 from .users import Session
 
@@ -49,7 +49,7 @@ def parse_hashtags(message: str) -> str:
     return " ".join(seen)[:1000]
 
 
-def _file_ids(row: Mapping[str, Any]) -> list[str]:
+def _file_ids(row: Record) -> list[str]:
     # a peer's op may hold any JSON here; only a list of strings means anything
     value = loads(row["file_ids"], [])
     return [f for f in value if isinstance(f, str)] if isinstance(value, list) else []
@@ -60,7 +60,7 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start:start + _IN_CHUNK]
 
 
-def post_json(row: Mapping[str, Any], *, reply_count: int = 0, last_reply_at: int = 0,
+def post_json(row: Record, *, reply_count: int = 0, last_reply_at: int = 0,
               metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     deleted = bool(row["_deleted"]) or int(row["delete_at"] or 0) > 0
     metadata = metadata if metadata is not None else {}
@@ -89,7 +89,7 @@ def post_json(row: Mapping[str, Any], *, reply_count: int = 0, last_reply_at: in
     }
 
 
-def stored_mentions(row: Mapping[str, Any]) -> list[str]:
+def stored_mentions(row: Record) -> list[str]:
     """The `mentions` field the author's node stored on a post (see mentions.py); [] if it holds anything else."""
     value = loads(row["mentions"], [])
     return [m for m in value if isinstance(m, str)] if isinstance(value, list) else []
@@ -263,7 +263,7 @@ class PostService:
             self._ctx.events.publish(event)
         return post
 
-    async def posted_events(self, channel: Mapping[str, Any], posts: Sequence[tuple[dict[str, Any], Sequence[str]]], *,
+    async def posted_events(self, channel: Record, posts: Sequence[tuple[dict[str, Any], Sequence[str]]], *,
                             from_peer: bool = False) -> list[Event]:
         """The `posted` events of new posts in `channel`, given each post's JSON and its stored mentions.
 

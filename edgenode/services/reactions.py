@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from crdt import Add, Op, Update
@@ -21,6 +21,7 @@ from .context import Context, channel_scope
 from .errors import BadRequest, Forbidden, NotFound
 from .events import Broadcast, Event
 from .membership import Memberships
+from .models import Record
 from .users import Session
 
 if TYPE_CHECKING:  # posts.py builds post metadata with reaction_json, so it imports this module
@@ -44,7 +45,7 @@ def check_emoji_name(value: object) -> str:
     return value
 
 
-def reaction_json(row: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
+def reaction_json(row: Record, channel_id: str) -> dict[str, Any]:
     """A Reaction from a row of the reactions table; create_at is the wall time of the add."""
     return {
         "user_id": row["user_id"], "post_id": row["post_id"], "emoji_name": row["emoji_name"],

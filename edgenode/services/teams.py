@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # TeamService.list shadows the type in annotations after it
 import re
 from typing import Any
 
@@ -88,7 +89,7 @@ class TeamService:
         await self._joined(team_id, actor.user_id, actor)
         return team_json(await self.row(team_id))
 
-    def _member_ops(self, team_id: str, user_id: str, roles: str) -> list[Op]:
+    def _member_ops(self, team_id: str, user_id: str, roles: str) -> builtins.list[Op]:
         return [
             self._members.add("team.members", team_id, user_id),
             Create("team_member", member_id(team_id, user_id), {"team_id": team_id, "user_id": user_id, "roles": roles},
@@ -132,13 +133,13 @@ class TeamService:
             raise NotFound("Unable to find the team member.", "app.team.get_member.missing.app_error")
         return team_member_json(team_id, user_id, roles)
 
-    async def members(self, team_id: str, page: int, per_page: int) -> list[dict[str, Any]]:
+    async def members(self, team_id: str, page: int, per_page: int) -> builtins.list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
             "SELECT m.user_id, a.roles FROM team_members m LEFT JOIN team_member_attrs a ON a.id = m.team_id || ':' || m.user_id "
             "WHERE m.team_id = ? ORDER BY m.user_id LIMIT ? OFFSET ?", (team_id, per_page, page * per_page))
         return [team_member_json(team_id, r["user_id"], r["roles"]) for r in rows]
 
-    async def members_for_user(self, user_id: str) -> list[dict[str, Any]]:
+    async def members_for_user(self, user_id: str) -> builtins.list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
             "SELECT m.team_id, a.roles FROM team_members m LEFT JOIN team_member_attrs a ON a.id = m.team_id || ':' || m.user_id "
             "WHERE m.user_id = ?", (user_id,))

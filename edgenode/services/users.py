@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins  # UserService.list shadows the type in annotations after it
 import json
 import re
 import time
@@ -102,7 +103,7 @@ class UserService:
         rows = await self._ctx.store.fetchall(sql, (*params, per_page, page * per_page))
         return [user_json(r) for r in rows]
 
-    async def search(self, term: str, limit: int = 100, team_id: str | None = None) -> list[dict[str, Any]]:
+    async def search(self, term: str, limit: int = 100, team_id: str | None = None) -> builtins.list[dict[str, Any]]:
         like = term.lower().lstrip("@").replace("%", r"\%").replace("_", r"\_") + "%"
         sql = "SELECT u.* FROM users u"
         params: list[Any] = []
@@ -290,7 +291,7 @@ class UserService:
         await self._audit.record("createUserAccessToken", user_id=actor.user_id, extra=f"user={user_id} token_id={token_id}")
         return {"id": token_id, "token": token, "user_id": user_id, "description": description, "is_active": True}
 
-    async def list_access_tokens(self, user_id: str, actor: Session) -> list[dict[str, Any]]:
+    async def list_access_tokens(self, user_id: str, actor: Session) -> builtins.list[dict[str, Any]]:
         if actor.user_id != user_id and not actor.is_system_admin:
             raise Forbidden("You do not have the appropriate permissions.")
         rows = await self._ctx.store.fetchall("SELECT id, user_id, description, is_active FROM access_tokens WHERE user_id = ?",
@@ -330,7 +331,7 @@ class UserService:
             raise NotFound("Unable to find the bot.", "store.sql_bot.get.missing.app_error")
         return _bot_json(row)
 
-    async def bots(self, page: int, per_page: int) -> list[dict[str, Any]]:
+    async def bots(self, page: int, per_page: int) -> builtins.list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall("SELECT * FROM users WHERE is_bot = 1 AND _deleted = 0 ORDER BY username "
                                               "LIMIT ? OFFSET ?", (per_page, page * per_page))
         return [_bot_json(r) for r in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -48,7 +50,7 @@ async def update_channel(request: Request) -> Response:
     body = await json_body(request)
     if body.get("id", channel_id) != channel_id:
         raise BadRequest("The channel id in the body does not match the URL.", "api.context.invalid_body_param.app_error")
-    allowed = {k: body[k] for k in ("name", "display_name", "header", "purpose") if k in body}
+    allowed: dict[str, Any] = {k: body[k] for k in ("name", "display_name", "header", "purpose") if k in body}
     return json_response(await services(request).channels.patch(channel_id, allowed, session))
 
 
