@@ -57,9 +57,7 @@ class NeedToKnow:
         self._store = store
 
     async def for_peer(self, peer: bytes) -> PeerNeedToKnow:
-        entitlement = PeerNeedToKnow(self._store, peer.hex())
-        await entitlement.load()
-        return entitlement
+        return PeerNeedToKnow(self._store, peer.hex())
 
 
 class PeerNeedToKnow:
@@ -72,6 +70,8 @@ class PeerNeedToKnow:
         self.hosted: set[str] = set()
         """Users the peer hosts."""
         self.public: set[str] = set()
+        self.private: set[str] = set()
+        """Channels known to be of type P, G or D (a channel's type never changes)."""
         self.entitled: set[str] = set()
         """Private channels with a member the peer hosts."""
 
@@ -119,29 +119,32 @@ class PeerNeedToKnow:
                 channels, users = await self._ids(_ALL_CHANNELS), await self._ids(_ALL_USERS)
                 everything = {f"{_CHANNEL}:{c}" for c in channels} | {f"{_USER}:{u}" for u in users}
                 return ScopeChange(frozenset(everything - before))
-        if DIRECTORY_SCOPE in scopes:
-            before = self._scopes()
-            await self._load_sets()
+        wide = DIRECTORY_SCOPE in scopes
+        before = self._scopes() if wide else set()
+        channels = {scope: self.allows(scope) for scope in scopes if scope.startswith(_CHANNEL + ":")}
+        if wide:  # who the peer hosts; a new host brings the channels of its users
+            hosted = await self._ids(_HOSTED_USERS, (self.node,))
+            if hosted != self.hosted:
+                self.hosted = hosted
+                self.entitled = await self._ids(_ENTITLED_CHANNELS, (self.node,))
+        for scope in channels:  # one private channel each: whether it has a member the peer hosts
+            await self._refresh_channel(scope.partition(":")[2])
+        if wide:
             after = self._scopes()
             return ScopeChange(frozenset(after - before), frozenset(before - after))
-        gained: set[str] = set()
-        lost: set[str] = set()
-        for scope in scopes:  # one private channel each: its type and whether it has a member the peer hosts
-            kind, _, channel = scope.partition(":")
-            if kind != _CHANNEL:
-                continue
-            was = self.allows(scope)
-            await self._refresh_channel(channel)
-            now = self.allows(scope)
-            if now != was:
-                (gained if now else lost).add(scope)
-        return ScopeChange(frozenset(gained), frozenset(lost))
+        return ScopeChange(frozenset(s for s, was in channels.items() if not was and self.allows(s)),
+                           frozenset(s for s, was in channels.items() if was and not self.allows(s)))
 
     async def _refresh_channel(self, channel: str) -> None:
-        row = await self._store.fetchone(_CHANNEL_TYPE, (channel,))
-        if row is not None and row["type"] == "O":
-            self.public.add(channel)
-        elif await self._store.fetchone(_HOSTS_A_MEMBER, (self.node, channel)):
+        if channel not in self.private:
+            row = await self._store.fetchone(_CHANNEL_TYPE, (channel,))
+            kind = row["type"] if row is not None else None
+            if kind == "O":
+                self.public.add(channel)
+                return
+            if kind is not None:
+                self.private.add(channel)
+        if await self._store.fetchone(_HOSTS_A_MEMBER, (self.node, channel)):
             self.entitled.add(channel)
         else:
             self.entitled.discard(channel)

@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 from .feed import FeedHead, FeedId, SignedOp
 
-__all__ = ["FeedStore", "LiveFeedStore", "Entitlements", "PeerEntitlement", "ScopeChange", "NO_CHANGE", "BlobPort", "BlobWriter"]
+__all__ = [
+    "FeedStore", "LiveFeedStore", "Entitlements", "PeerEntitlement", "ScopeChange", "NO_CHANGE", "BlobPort", "BlobWriter",
+]
 
 
 class FeedStore(Protocol):
@@ -44,6 +46,10 @@ class PeerEntitlement(Protocol):
     The policy lives in the node (it reads channels and memberships); sync/ only asks it.
     """
 
+    async def load(self) -> None:
+        """Read the entitlement as it is now (the view calls this once, after subscribing)."""
+        ...
+
     def allows(self, scope: str) -> bool: ...
 
     def may_change(self, scope: str) -> bool:
@@ -58,7 +64,9 @@ class PeerEntitlement(Protocol):
 class Entitlements(Protocol):
     """The need-to-know policy: one PeerEntitlement per connected peer (by node key)."""
 
-    async def for_peer(self, peer: bytes) -> PeerEntitlement: ...
+    async def for_peer(self, peer: bytes) -> PeerEntitlement:
+        """A new entitlement for `peer`, not loaded yet (its PeerView loads it)."""
+        ...
 
 
 class BlobWriter(Protocol):

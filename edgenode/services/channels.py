@@ -11,7 +11,7 @@ from crdt import Create, Op, Update
 from edgenode.ids import new_id
 
 from .audit import AuditLog
-from .context import Context, channel_scope
+from .context import Context, channel_scope, user_scope
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .events import Broadcast, Event
 from .membership import Memberships, member_id
@@ -328,7 +328,9 @@ class ChannelService:
         remove = await self._members.remove("channel.members", channel_id, user_id)
         if remove is None:
             raise NotFound("The user is not a member of the channel.", "app.channel.get_member.missing.app_error")
-        await self._ctx.store.write(channel_scope(channel_id), [remove])
+        # The removed user's nodes may be entitled to the channel only through this user: they stop
+        # receiving the channel's feeds at this op, so the removal also travels in the user's own scope.
+        await self._ctx.store.write_scopes([(channel_scope(channel_id), [remove]), (user_scope(user_id), [remove])])
         await self._audit.record("removeChannelMember", user_id=actor.user_id, extra=f"channel={channel_id} user={user_id}")
         for event in user_removed_events(channel_id, user_id, actor.user_id):
             self._ctx.events.publish(event)

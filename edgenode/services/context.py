@@ -12,7 +12,7 @@ from edgenode.store import Store
 from .events import EventBus
 from .presence import Presence
 
-__all__ = ["Context", "DIRECTORY_SCOPE", "USER_NODES", "USER_NODES_TABLE", "channel_scope"]
+__all__ = ["Context", "DIRECTORY_SCOPE", "USER_NODES", "USER_NODES_TABLE", "channel_scope", "user_scope"]
 
 DIRECTORY_SCOPE = "directory"
 """The feed scope of users, teams and team memberships: replicated to every node of the mesh."""
@@ -27,6 +27,12 @@ entitled to the user's private channels and personal state (edgenode/need_to_kno
 def channel_scope(channel_id: str) -> str:
     """The feed scope of a channel, its members and everything posted in it."""
     return f"channel:{channel_id}"
+
+
+def user_scope(user_id: str) -> str:
+    """The feed scope of one user's personal state (saved posts, notices such as a channel removal):
+    replicated only to the nodes the user uses."""
+    return f"user:{user_id}"
 
 
 def _now_ms() -> int:

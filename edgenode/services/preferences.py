@@ -16,24 +16,19 @@ from typing import Any
 from crdt import Add, Op
 from edgenode.ids import is_valid_id
 
-from .context import Context
+from .context import Context, user_scope
 from .errors import BadRequest, Forbidden, NotFound
 from .events import Broadcast, Event
 from .membership import Memberships
 from .posts import PostService
 from .users import Session
 
-__all__ = ["FLAGGED_POST", "Preference", "PreferenceService", "user_scope"]
+__all__ = ["FLAGGED_POST", "Preference", "PreferenceService"]
 
 FLAGGED_POST = "flagged_post"
 MAX_CATEGORY = 32
 MAX_NAME = 32
 MAX_VALUE = 20_000
-
-
-def user_scope(user_id: str) -> str:
-    """The feed scope of one user's personal state (saved posts)."""
-    return f"user:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,10 +105,17 @@ class Store:
 
     async def write(self, scope: str, ops: Sequence[Op]) -> list[SignedOp]:
         """Author ops in our feed for `scope`; returns once they are durable. All or nothing."""
-        ops = list(ops)
-        sealed: list[SignedOp] = await self._writer.submit(lambda: self._writer.local(scope, ops))
-        if sealed:
-            self._advanced({sealed[-1].feed: FeedHead(sealed[-1].seq, sealed[-1].link())})
+        return (await self.write_scopes([(scope, ops)]))[0]
+
+    async def write_scopes(self, writes: Sequence[tuple[str, Sequence[Op]]]) -> list[list[SignedOp]]:
+        """Author ops in several of our feeds in one transaction (e.g. a channel removal that both the
+        channel's nodes and the removed user's nodes must receive); all or nothing."""
+        batches = [(scope, list(ops)) for scope, ops in writes]
+        sealed: list[list[SignedOp]] = await self._writer.submit(
+            lambda: [self._writer.local(scope, ops) for scope, ops in batches])
+        heads = {ops[-1].feed: FeedHead(ops[-1].seq, ops[-1].link()) for ops in sealed if ops}
+        if heads:
+            self._advanced(heads)
         return sealed
 
     async def write_local(self, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -152,6 +152,8 @@ async def test_the_policy_grants_public_scopes_and_private_ones_by_hosted_member
     policy = NeedToKnow(mesh.a.node.store)
     for_b = await policy.for_peer(mesh.b.node.store.node_id)
     for_d = await policy.for_peer(mesh.d.node.store.node_id)
+    await for_b.load()
+    await for_d.load()
     assert for_b.allows("directory") and for_b.allows(f"channel:{mesh.town_square}")
     assert for_b.allows(f"user:{mesh.ids['bob']}") and not for_b.allows(f"user:{mesh.ids['carol']}")
     assert not for_b.allows("channel:" + "z" * 26)  # a channel nobody told us about is private

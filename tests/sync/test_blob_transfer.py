@@ -52,6 +52,9 @@ class OnlyScopes:
     def __init__(self, allowed: set[str]):
         self.allowed = allowed
 
+    async def load(self) -> None:
+        pass
+
     def allows(self, scope: str) -> bool:
         return scope in self.allowed
 

@@ -36,8 +36,15 @@ class AllowedScopes:
         self.watched = set(watched)
         self.release = asyncio.Event()
         self.release.set()
+        self.loading = asyncio.Event()
+        self.loading.set()
+        self.load_started = asyncio.Event()
         self.next_change = NO_CHANGE
         self.refreshed: list[set[str]] = []
+
+    async def load(self) -> None:
+        self.load_started.set()
+        await self.loading.wait()
 
     def allows(self, scope: str) -> bool:
         return scope in self.allowed
@@ -116,6 +123,7 @@ async def test_a_commit_that_may_change_entitlement_holds_every_later_commit_unt
     seen: list[dict[FeedId, FeedHead]] = []
     stop = view.subscribe(seen.append)
     try:
+        await view.heads()
         policy.release.clear()
         policy.next_change = ScopeChange(gained=frozenset({PRIVATE}))
         private = await write(store, PRIVATE, 2)
@@ -132,21 +140,63 @@ async def test_a_commit_that_may_change_entitlement_holds_every_later_commit_unt
         stop()
 
 
-async def test_the_commit_that_ends_an_entitlement_is_delivered_and_nothing_after_it(store: Store) -> None:
+async def test_a_loss_ends_the_feed_where_it_was_judged_and_nothing_after_it_is_announced(store: Store) -> None:
     policy = AllowedScopes({PRIVATE}, watched={PRIVATE})
     view = PeerView(store, policy, PEER)
     seen: list[dict[FeedId, FeedHead]] = []
     stop = view.subscribe(seen.append)
     try:
+        await view.heads()
         private = FeedId(store.node_id, PRIVATE)
+        await write(store, PRIVATE)  # written while the peer is entitled
+        await asyncio.wait_for(_until(lambda: len(seen) == 1), 5)
         policy.next_change = ScopeChange(lost=frozenset({PRIVATE}))
         await write(store, PRIVATE)  # say, the removal of the peer's last member
-        await asyncio.wait_for(_until(lambda: len(seen) == 1), 5)
-        await write(store, PRIVATE)  # written after the peer lost the channel
-        await asyncio.wait_for(_until(lambda: len(policy.refreshed) == 2), 5)
+        await write(store, PRIVATE)  # and a post after it
+        await asyncio.wait_for(_until(lambda: len(policy.refreshed) == 3), 5)
         await settle()
         assert [heads[private].seq for heads in seen] == [1]
         assert [op.seq for op in await view.segment(private)] == [1]
+        assert private not in await view.heads()
+    finally:
+        stop()
+
+
+async def test_the_frontier_read_while_a_commit_is_being_judged_stops_at_the_judged_head(store: Store) -> None:
+    policy = AllowedScopes({PRIVATE}, watched={PRIVATE})
+    view = PeerView(store, policy, PEER)
+    stop = view.subscribe(lambda heads: None)
+    try:
+        private = await write(store, PRIVATE)  # judged once the view loads, at the first heads()
+        await view.heads()
+        policy.release.clear()
+        policy.next_change = ScopeChange(lost=frozenset({PRIVATE}))
+        await write(store, PRIVATE, 2)  # held: its judgement is pending
+        await settle()
+        assert (await view.heads())[private].seq == 1  # not the current head, 3
+        policy.release.set()
+        await asyncio.wait_for(_until(lambda: len(policy.refreshed) == 2), 5)
+        assert [op.seq for op in await view.segment(private)] == [1]
+    finally:
+        stop()
+
+
+async def test_a_commit_made_while_the_entitlement_loads_is_judged_too(store: Store) -> None:
+    policy = AllowedScopes({PRIVATE}, watched={PRIVATE})
+    view = PeerView(store, policy, PEER)
+    stop = view.subscribe(lambda heads: None)
+    try:
+        private = await write(store, PRIVATE)
+        policy.loading.clear()
+        frontier = asyncio.create_task(view.heads())
+        await asyncio.wait_for(policy.load_started.wait(), 5)  # the view read the store's heads
+        policy.next_change = ScopeChange(lost=frozenset({PRIVATE}))
+        await write(store, PRIVATE)  # e.g. the removal, committed while the entitlement loads
+        policy.loading.set()
+        assert (await frontier)[private].seq == 1
+        await asyncio.wait_for(_until(lambda: len(policy.refreshed) == 2), 5)
+        assert [op.seq for op in await view.segment(private)] == [1]
+        assert private not in await view.heads()
     finally:
         stop()
 
