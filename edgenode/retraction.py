@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Mapping
 
 from edgenode.identity import node_display_id
 from edgenode.mesh import MeshTrust
@@ -51,6 +51,11 @@ class RevocationEnforcer:
         self._mesh_feed = FeedId(trust.mesh.ca.authority_key, MESH_SCOPE)
         self._running: asyncio.Task[None] | None = None
         self._again = False
+        self._listeners: list[Callable[[Container[bytes]], None]] = []
+
+    def on_revoked(self, listener: Callable[[Container[bytes]], None]) -> None:
+        """Call `listener` with the revoked node keys after every run (e.g. to end their live sessions)."""
+        self._listeners.append(listener)
 
     @property
     def running(self) -> asyncio.Task[None] | None:
@@ -74,5 +79,7 @@ class RevocationEnforcer:
                 await enforce_revocations(self._store, self._trust)
             except Exception:  # the next revocation (or restart) tries again; sync must go on meanwhile
                 _log.exception("could not retract the ops of revoked nodes")
+            for listener in self._listeners:
+                listener(self._trust.revocations)
             if not self._again:
                 return

@@ -18,7 +18,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -68,6 +68,9 @@ class SyncSettings:
     client_ssl: ssl.SSLContext | None = None
     verify_peer: Callable[[ssl.SSLObject], bytes] | None = None
     session: SessionConfig = field(default_factory=SessionConfig)
+    watch_revocations: Callable[[Callable[[Container[bytes]], None]], None] | None = None
+    """Registers a callback for the revoked node keys, called whenever revocations change: their live
+    sessions are ended (a revoked node is refused at the next handshake anyway)."""
     need_to_know: bool = True
     """Send private channels and personal feeds only to nodes entitled to them (edgenode/need_to_know.py)."""
 
@@ -95,6 +98,9 @@ class SyncService:
             static_peers=settings.peers, config=settings.session, clock=clock,
             entitlements=NeedToKnow(store) if settings.need_to_know else None,
             blobs=NodeBlobs(store, BlobStore(data_dir / "files")), **manager_options)
+        if settings.watch_revocations is not None:
+            settings.watch_revocations(
+                lambda revoked: self.manager.disconnect(revoked, "this node was revoked by the mesh authority"))
         self._discovery: Discovery | None = None
         self._writer: asyncio.Task[None] | None = None
         self._running = False

@@ -28,9 +28,10 @@ class NotEnrolledError(Exception):
 class AdmittingStore:
     """The store as peer sync sees it: foreign ops pass the mesh's checks before they are applied."""
 
-    def __init__(self, store: Store, trust: MeshTrust):
+    def __init__(self, store: Store, trust: MeshTrust, enforcer: RevocationEnforcer | None = None):
         self._store = store
         self._trust = trust
+        self._enforcer = enforcer
         self.node_id = store.node_id
 
     async def heads(self) -> dict[FeedId, FeedHead]:
@@ -44,7 +45,11 @@ class AdmittingStore:
         admitted = await self._trust.admit(ops)
         if ops and not admitted:
             raise revoked_error(ops[0].feed.author)
-        return await self._store.apply(admitted)
+        result = await self._store.apply(admitted)
+        if self._enforcer is not None and admitted and admitted[0].feed.author in self._trust.revocations:
+            # admitted before a revocation that arrived during the apply: the enforcer cuts what it must
+            self._enforcer.start()
+        return result
 
     def subscribe(self, listener: Callable[[dict[FeedId, FeedHead]], None]) -> Callable[[], None]:
         return self._store.subscribe(listener)
@@ -70,5 +75,5 @@ async def secure_settings(node: Node, settings: SyncSettings, *, allow_unenrolle
     node.store.subscribe(enforcer.on_heads)
     enforcer.start()  # ops applied before a revocation arrived, in an earlier run
     secured = replace(settings, server_ssl=mesh.server_context(), client_ssl=mesh.client_context(),
-                      verify_peer=trust.verify_peer, mesh_id=mesh.ca.id)
-    return secured, AdmittingStore(node.store, trust)
+                      verify_peer=trust.verify_peer, mesh_id=mesh.ca.id, watch_revocations=enforcer.on_revoked)
+    return secured, AdmittingStore(node.store, trust, enforcer)

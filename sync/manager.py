@@ -21,7 +21,7 @@ import random as _random
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -251,6 +251,13 @@ class PeerManager:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+
+    def disconnect(self, nodes: Container[bytes], reason: str) -> None:
+        """End the live sessions with these nodes now (e.g. just revoked: their next dial is refused)."""
+        for node, peer in self._peers.items():
+            if node in nodes and peer.session is not None:
+                _log.warning("ending the sync session with node %s: %s", node.hex()[:16], reason)
+                peer.session.stop(reason)
 
     # -- who to dial -----------------------------------------------------------------------
 
