@@ -22,17 +22,20 @@ Commits to public channels (the bulk of the traffic) change nothing and cost not
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
+from crdt import Add, Remove
+from sync import DecodeError, SignedOp, decode_op
 from sync.enrolment import NODE_SCOPE as _NODE_SCOPE
+from sync.errors import MeshError
 from sync.mesh import HUB_ROLE
 from sync.ports import ScopeChange
 
 from .mesh import node_roles
-from .services.context import DIRECTORY_SCOPE, USER_NODES_TABLE
+from .services.context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE
 
-__all__ = ["NeedToKnow", "PeerNeedToKnow"]
+__all__ = ["NeedToKnow", "PeerNeedToKnow", "HostingClaimError", "check_hosting_claims"]
 
 _CHANNEL = "channel"
 _USER = "user"
@@ -48,6 +51,32 @@ _HOSTS_A_MEMBER = (
     "WHERE m.channel_id = ? LIMIT 1")
 _ALL_CHANNELS = "SELECT id FROM channels"
 _ALL_USERS = "SELECT id FROM users"
+
+
+class HostingClaimError(MeshError):
+    """A node claimed that another node hosts a user: only a node itself may say whom it hosts."""
+
+
+_HOSTING_BYTES = USER_NODES.encode()
+
+
+def check_hosting_claims(ops: Sequence[SignedOp]) -> None:
+    """Refuse a segment in which an author adds (or removes) any node but itself to a user's
+    `user.nodes`: otherwise one node could draw a user's private channels to another."""
+    # msgpack keeps strings as raw UTF-8: an op of that kind holds these bytes, so one search over
+    # the segment passes the common case without decoding a body
+    if _HOSTING_BYTES not in b"\0".join(op.body for op in ops):
+        return
+    for signed in ops:
+        if _HOSTING_BYTES not in signed.body:
+            continue
+        try:
+            op = decode_op(signed.body)
+        except DecodeError:  # kept as invalid by the store, never applied: claims nothing
+            continue
+        if isinstance(op, Add | Remove) and op.kind == USER_NODES and op.element != signed.feed.author.hex():
+            raise HostingClaimError(f"node {signed.feed.author.hex()[:16]} claims that node {op.element[:16]} "
+                                    f"hosts user {op.id} (op {signed.seq}); only a node may say whom it hosts")
 
 
 class NeedToKnow:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from edgenode.mesh import MeshTrust, load_mesh, publish_enrolment, revoked_error
+from edgenode.need_to_know import check_hosting_claims
 from edgenode.node import Node
 from edgenode.retraction import RevocationEnforcer
 from edgenode.store import RemoteResult, Store, wall_clock_ms
@@ -42,6 +43,7 @@ class AdmittingStore:
 
     async def apply(self, ops: Sequence[SignedOp]) -> RemoteResult:
         # raises for a "mesh" feed not written by the authority, a false node record, an unenrolled author
+        check_hosting_claims(ops)
         admitted = await self._trust.admit(ops)
         if ops and not admitted:
             raise revoked_error(ops[0].feed.author)

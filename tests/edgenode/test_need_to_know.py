@@ -18,10 +18,14 @@ from pathlib import Path
 import pytest
 from support.served_nodes import PASSWORD, Served, memory_discovery, served, settings, until
 
-from crdt import Create
+from crdt import Add, Create
 from edgenode.mesh import create_invite, init_mesh, join_mesh, node_roles
-from edgenode.need_to_know import NeedToKnow
+from edgenode.need_to_know import HostingClaimError, NeedToKnow, check_hosting_claims
 from edgenode.node import Node
+from edgenode.schema import SCHEMA
+from edgenode.services.context import USER_NODES
+from edgenode.store import Store
+from sync import Signer
 from sync.discovery import MemoryLan
 
 
@@ -189,3 +193,18 @@ async def test_a_hub_enrolled_by_the_mesh_receives_private_channels_that_a_plain
         await asyncio.sleep(0.3)
         assert not await _holds_post(b, secret)
         assert await node_roles(a.node.store, h.node.store.node_id) == frozenset({"hub"})
+
+
+async def test_a_node_may_say_only_that_it_hosts_a_user_itself(tmp_path: Path) -> None:
+    """Otherwise one enrolled node could draw a user's direct messages to another (or to itself)."""
+    async with Store(tmp_path / "liar.db", SCHEMA, Signer.generate()) as liar, \
+            Store(tmp_path / "honest.db", SCHEMA, Signer.generate()) as honest:
+        user = "u" * 26
+        directory = await liar.write("directory", [Create("user", user, {"username": "bob"})])
+        claim = await liar.write("directory", [Add(USER_NODES, user, "ab" * 32)])  # "node abab... hosts bob"
+        await honest.apply(directory)
+        own = await honest.write("directory", [Add(USER_NODES, user, honest.node_id.hex())])
+        check_hosting_claims(directory)
+        check_hosting_claims(own)
+        with pytest.raises(HostingClaimError, match="only a node may say whom it hosts"):
+            check_hosting_claims(directory + claim)
