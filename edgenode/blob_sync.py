@@ -61,8 +61,9 @@ class NodeBlobs:
     async def _scan_new_rows(self) -> None:
         while True:
             rows = await self._store.fetchall(
-                "SELECT rowid, content_hash FROM files WHERE rowid > ? AND _deleted = 0 AND coalesce(delete_at, 0) = 0 "
-                "ORDER BY rowid LIMIT ?", (self._seen_rowid, _SCAN_ROWS))
+                "SELECT rowid, content_hash FROM files "
+                "WHERE rowid > ? AND _deleted = 0 AND coalesce(delete_at, 0) = 0 ORDER BY rowid LIMIT ?",
+                (self._seen_rowid, _SCAN_ROWS))
             if not rows:
                 return
             self._seen_rowid = int(rows[-1][0])

@@ -7,7 +7,12 @@ to it). Its rules:
 - Asking: once reconciliation is over, and again whenever ops were applied (rows naming new
   blobs may have arrived), the exchange asks the port which blobs the node lacks and sends
   `BlobWant` for them, at most `WANT_AT_ONCE` outstanding. A hash the peer answered with
-  `BlobMissing` (or sent corrupt) is not asked of it again during this session.
+  `BlobMissing` (or sent corrupt) is not asked of it again during this session, unless the peer
+  later says `BlobHave`.
+- One node, one download: the sessions of one node (sharing a BlobPort) claim what they ask for,
+  so a blob is fetched from one peer at a time; when that one lacks it, the node's other sessions
+  try theirs. A relay asked for a blob it is still fetching itself answers `BlobMissing`, then
+  `BlobHave` once it has installed the blob, so the asker asks again.
 - Receiving: chunks of one blob arrive in order into a `BlobWriter` (a temporary file); each is
   acknowledged with `BlobAck` once written. After the last one the writer verifies the SHA-256 and
   only then installs the blob; a mismatch is logged and discarded. A session that ends mid-blob
@@ -26,11 +31,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from .peer_errors import PeerError, PeerProtocolError
-from .peer_messages import BLOB_CHUNK, MAX_BLOB_WANT, BlobAck, BlobChunk, BlobMessage, BlobMissing, BlobWant, PeerMessage
+from .peer_messages import (
+    BLOB_CHUNK, MAX_BLOB_WANT, BlobAck, BlobChunk, BlobHave, BlobMessage, BlobMissing, BlobWant, PeerMessage,
+)
 from .ports import BlobPort, BlobWriter
 
 __all__ = ["BlobExchange", "BlobStats", "BLOB_WINDOW", "WANT_AT_ONCE", "refuse_all_wants"]
@@ -80,7 +88,40 @@ class _FetchState:
     queued_bytes: int = 0
     dirty: bool = False
     scan_queued: bool = False
+    scanning: bool = False  # waiting for the port's answer: not idle, it may name blobs to ask for
     started: bool = False
+
+
+class _NodeSessions:
+    """What the sessions of one node (one BlobPort) share: which blobs one of them is fetching."""
+
+    def __init__(self) -> None:
+        self.claimed: set[bytes] = set()
+        self.exchanges: weakref.WeakSet[BlobExchange] = weakref.WeakSet()
+
+    def release(self, digest: bytes, by: BlobExchange, installed: bool) -> None:
+        """`by` is done with `digest`: tell the others it is here (for BlobHave), or to try their peers."""
+        self.claimed.discard(digest)
+        for other in list(self.exchanges):
+            if other is not by:
+                if installed:
+                    other.installed(digest)
+                else:
+                    other.nudge()
+
+
+_NODES: weakref.WeakKeyDictionary[BlobPort, _NodeSessions] = weakref.WeakKeyDictionary()
+"""The sessions sharing each port, found by the port itself, so callers need not pass a coordinator around."""
+
+
+def _node_sessions(port: BlobPort) -> _NodeSessions:
+    try:
+        shared = _NODES.get(port)
+        if shared is None:
+            shared = _NODES[port] = _NodeSessions()
+    except TypeError:  # a port that cannot be weakly referenced: its sessions do not coordinate
+        return _NodeSessions()
+    return shared
 
 
 def refuse_all_wants(want: BlobWant) -> list[BlobMissing]:
@@ -112,6 +153,10 @@ class BlobExchange:
         self._serving: dict[bytes, _Outgoing] = {}
         self._unacked = 0
         self._serve_wake = asyncio.Event()
+        self._owed: set[bytes] = set()  # answered BlobMissing while we were fetching it ourselves
+        self._haves: list[bytes] = []  # owed blobs now installed: to announce
+        self._node = _node_sessions(port)
+        self._node.exchanges.add(self)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -119,7 +164,7 @@ class BlobExchange:
     def fetching(self) -> bool:
         """We are asking, or may soon ask, the peer for blobs."""
         f = self._fetch
-        return bool(f.dirty or f.scan_queued or f.outstanding)
+        return bool(f.dirty or f.scan_queued or f.scanning or f.outstanding)
 
     @property
     def serving(self) -> bool:
@@ -143,14 +188,24 @@ class BlobExchange:
             f.scan_queued = True
             self._inbox.put_nowait(_SCAN)
 
+    def installed(self, digest: bytes) -> None:
+        """Another session of this node installed `digest`: if our peer heard we lacked it, say we have it."""
+        if digest in self._owed:
+            self._owed.discard(digest)
+            self._haves.append(digest)
+            self._serve_wake.set()
+
     async def run(self) -> None:
         """Fetch and serve until cancelled (the session's lifetime)."""
         await asyncio.gather(self._fetch_loop(), self._serve_loop())
 
     async def close(self) -> None:
-        """The session is over: discard every blob still being received."""
+        """The session is over: discard every blob still being received, and let other sessions fetch them."""
+        self._node.exchanges.discard(self)
         incoming = [i for i in self._fetch.outstanding.values() if i is not None and i.writer is not None]
-        self._fetch.outstanding.clear()
+        abandoned, self._fetch.outstanding = list(self._fetch.outstanding), {}
+        for digest in abandoned:
+            self._node.release(digest, self, installed=False)
         for item in incoming:
             assert item.writer is not None
             try:
@@ -163,13 +218,15 @@ class BlobExchange:
     async def receive(self, message: BlobMessage) -> None:
         if isinstance(message, BlobWant):
             await self._on_want(message)
+        elif isinstance(message, BlobHave):
+            self._on_have(message)
         elif isinstance(message, BlobAck):
             await self._on_ack(message)
         else:
             await self._queue_answer(message)
 
     async def _queue_answer(self, message: BlobChunk | BlobMissing) -> None:
-        """Check at once what needs no I/O (so a flood is refused before it is queued); write in order later."""
+        """Check at once what needs no I/O (a flood is refused before it is queued); write in order later."""
         f = self._fetch
         if message.hash not in f.outstanding or message.hash in f.concluding:
             await self._refuse(PeerProtocolError(
@@ -207,12 +264,18 @@ class BlobExchange:
         if not f.dirty or room <= 0:
             return  # still dirty when full: the next blob to conclude asks again
         f.dirty = False
-        skip = f.refused | {h.hex() for h in f.outstanding}
-        hashes = [bytes.fromhex(h) for h in await self._port.wanted(min(room, MAX_BLOB_WANT), skip)]
-        hashes = [h for h in dict.fromkeys(hashes) if h not in f.outstanding][:room]
+        skip = f.refused | {h.hex() for h in f.outstanding} | {h.hex() for h in self._node.claimed}
+        f.scanning = True
+        try:
+            hashes = [bytes.fromhex(h) for h in await self._port.wanted(min(room, MAX_BLOB_WANT), skip)]
+        finally:
+            f.scanning = False
+        claimed = self._node.claimed
+        hashes = [h for h in dict.fromkeys(hashes) if h not in f.outstanding and h not in claimed][:room]
         if hashes:
             for digest in hashes:
                 f.outstanding[digest] = None
+            self._node.claimed.update(hashes)
             await self._send(BlobWant(tuple(hashes)))
 
     async def _take_chunk(self, chunk: BlobChunk) -> None:
@@ -227,7 +290,8 @@ class BlobExchange:
             incoming = _Incoming(chunk.total, await self._open_writer(chunk.hash))
             f.outstanding[chunk.hash] = incoming
         elif chunk.offset != incoming.received or chunk.total != incoming.total:
-            await self._refuse(PeerProtocolError(f"{self._peer} sent blob {chunk.hash.hex()[:16]} out of order"))
+            await self._refuse(PeerProtocolError(
+                f"{self._peer} sent blob {chunk.hash.hex()[:16]} out of order"))
             return
         await self._write(chunk.hash, incoming, chunk.data)
         incoming.received += len(chunk.data)
@@ -235,7 +299,7 @@ class BlobExchange:
         if incoming.received == incoming.total:
             del f.outstanding[chunk.hash]
             f.concluding.discard(chunk.hash)
-            await self._install(chunk.hash, incoming)
+            self._node.release(chunk.hash, self, await self._install(chunk.hash, incoming))
             self.nudge()  # a slot is free: ask for more before the sender hears we are done
         await self._send(BlobAck(chunk.hash, incoming.received))
 
@@ -253,27 +317,29 @@ class BlobExchange:
         try:
             await incoming.writer.write(data)
         except OSError as exc:  # e.g. a full disk: drop the rest of this blob, keep the session
-            _log.warning("could not write blob %s from %s: %s; dropping it", digest.hex()[:16], self._peer, exc)
+            _log.warning("could not write blob %s from %s: %s; dropping it",
+                         digest.hex()[:16], self._peer, exc)
             await self._discard(incoming)
             self._fetch.refused.add(digest.hex())
 
-    async def _install(self, digest: bytes, incoming: _Incoming) -> None:
+    async def _install(self, digest: bytes, incoming: _Incoming) -> bool:
         if incoming.writer is None:
-            return
+            return False
         try:
             installed = await incoming.writer.install()
         except OSError as exc:
             _log.warning("could not install blob %s from %s: %s", digest.hex()[:16], self._peer, exc)
             await self._discard(incoming)
             self._fetch.refused.add(digest.hex())
-            return
+            return False
         if installed:
             self.stats.received += 1
         else:
-            _log.warning("blob %s from peer %s does not match its hash; discarded, not asking that peer again "
-                         "this session", digest.hex()[:16], self._peer)
+            _log.warning("blob %s from peer %s does not match its hash; discarded, not asking that peer "
+                         "again this session", digest.hex()[:16], self._peer)
             self.stats.corrupt += 1
             self._fetch.refused.add(digest.hex())
+        return installed
 
     async def _discard(self, incoming: _Incoming) -> None:
         writer, incoming.writer = incoming.writer, None
@@ -287,6 +353,7 @@ class BlobExchange:
         f = self._fetch
         f.concluding.discard(missing.hash)
         incoming = f.outstanding.pop(missing.hash, None)
+        self._node.release(missing.hash, self, installed=False)
         if incoming is not None:
             await self._discard(incoming)
             await self._refuse(PeerProtocolError(
@@ -295,6 +362,14 @@ class BlobExchange:
         f.refused.add(missing.hash.hex())
         self.stats.missing += 1
         self.nudge()
+
+    def _on_have(self, have: BlobHave) -> None:
+        """The peer now holds blobs it said it lacked: they may be asked of it again."""
+        refused = self._fetch.refused
+        again = [h.hex() for h in have.hashes if h.hex() in refused]
+        if again:
+            refused.difference_update(again)
+            self.nudge()
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -325,10 +400,14 @@ class BlobExchange:
 
     async def _serve_loop(self) -> None:
         while True:
-            while not self._requests:
+            while not self._requests and not self._haves:
                 await self._sleep()
+            if self._haves:
+                haves, self._haves = self._haves[:MAX_BLOB_WANT], self._haves[MAX_BLOB_WANT:]
+                await self._send(BlobHave(tuple(haves)))
+                continue
             digest = self._requests[0]
-            total = await self._available(digest.hex())
+            total = await self._available(digest)
             self._requests.popleft()
             if total is None:
                 await self._send(BlobMissing(digest))
@@ -339,12 +418,20 @@ class BlobExchange:
             self._serving[digest] = out
             await self._stream(digest, out)
 
-    async def _available(self, content_hash: str) -> int | None:
-        """The blob's size if we hold it and the peer may have it; None answers BlobMissing."""
-        scopes = await self._port.scopes_of(content_hash)
+    async def _available(self, digest: bytes) -> int | None:
+        """The blob's size if we hold it and the peer may have it; None answers BlobMissing.
+
+        A blob the peer may have but we lack is owed: if this node installs it later, the peer hears BlobHave.
+        """
+        scopes = await self._port.scopes_of(digest.hex())
         if not any(self._allows(scope) for scope in scopes):
             return None
-        return await self._port.size(content_hash)
+        size = await self._port.size(digest.hex())
+        if size is None:
+            self._owed.add(digest)
+            if len(self._owed) > 4 * MAX_BLOB_WANT:  # bounded: an old debt is forgotten, not kept forever
+                self._owed.pop()
+        return size
 
     async def _stream(self, digest: bytes, out: _Outgoing) -> None:
         while True:

@@ -49,8 +49,8 @@ from .peer_errors import (
     PeerTimeoutError, SelfConnectionError,
 )
 from .peer_messages import (
-    PEER_PROTOCOL, Ack, BlobAck, BlobChunk, BlobMissing, BlobWant, CaughtUp, Goodbye, Handshake, PeerMessage,
-    Ping, Reconcile, Reject, Segment, decode_peer_message, encode_peer_message, mesh_tag,
+    PEER_PROTOCOL, Ack, BlobAck, BlobChunk, BlobHave, BlobMessage, BlobMissing, BlobWant, CaughtUp, Goodbye,
+    Handshake, PeerMessage, Ping, Reconcile, Reject, Segment, decode_peer_message, encode_peer_message, mesh_tag,
 )
 from .peer_view import PeerView
 from .ports import BlobPort, Entitlements, LiveFeedStore, PeerEntitlement
@@ -59,8 +59,8 @@ from .revocation import MESH_SCOPE
 
 __all__ = [
     "PEER_PROTOCOL", "Handshake", "Reconcile", "Segment", "Ack", "Reject", "CaughtUp", "Ping", "Goodbye",
-    "BlobWant", "BlobChunk", "BlobAck", "BlobMissing", "PeerMessage", "encode_peer_message", "decode_peer_message",
-    "mesh_tag", "SessionConfig", "SessionStats",
+    "BlobWant", "BlobChunk", "BlobAck", "BlobMissing", "BlobHave", "PeerMessage", "encode_peer_message",
+    "decode_peer_message", "mesh_tag", "SessionConfig", "SessionStats",
     "PeerSession", "PeerError", "PeerProtocolError", "IncompatiblePeerError", "PeerRefusedError",
     "SelfConnectionError", "DuplicateConnectionError", "PeerTimeoutError",
 ]
@@ -355,16 +355,16 @@ class PeerSession:
                 raise PeerRefusedError(f"{self.link.peer} ended the session: {message.reason}")
             elif isinstance(message, Handshake):
                 await self._refuse(PeerProtocolError(f"{self.link.peer} sent a second handshake"))
-            elif isinstance(message, (BlobWant, BlobChunk, BlobAck, BlobMissing)):
+            elif isinstance(message, (BlobWant, BlobChunk, BlobAck, BlobMissing, BlobHave)):
                 await self._on_blob_message(message)
 
-    async def _on_blob_message(self, message: BlobWant | BlobChunk | BlobAck | BlobMissing) -> None:
+    async def _on_blob_message(self, message: BlobMessage) -> None:
         if self._blobs is not None:
             await self._blobs.receive(message)
         elif isinstance(message, BlobWant):
             for answer in refuse_all_wants(message):
                 await self._send(answer)
-        else:
+        elif not isinstance(message, BlobHave):
             await self._refuse(PeerProtocolError(f"{self.link.peer} sent blob data we did not ask for"))
 
     async def _on_reconcile(self, message: Reconcile) -> None:

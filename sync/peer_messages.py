@@ -16,7 +16,8 @@ from .framing import MAX_FRAME
 
 __all__ = [
     "PEER_PROTOCOL", "Handshake", "Reconcile", "Segment", "Ack", "Reject", "CaughtUp", "Ping", "Goodbye",
-    "BlobWant", "BlobChunk", "BlobAck", "BlobMissing", "BlobMessage", "BLOB_CHUNK", "MAX_BLOB_SIZE", "MAX_BLOB_WANT",
+    "BlobWant", "BlobChunk", "BlobAck", "BlobMissing", "BlobHave", "BlobMessage", "BLOB_CHUNK", "MAX_BLOB_SIZE",
+    "MAX_BLOB_WANT",
     "PeerMessage", "encode_peer_message", "decode_peer_message", "mesh_tag",
 ]
 
@@ -125,7 +126,14 @@ class BlobMissing:
     hash: bytes
 
 
-BlobMessage = BlobWant | BlobChunk | BlobAck | BlobMissing
+@dataclass(frozen=True, slots=True)
+class BlobHave:
+    """The sender now holds blobs it answered BlobMissing for earlier in this session: ask again."""
+
+    hashes: tuple[bytes, ...]
+
+
+BlobMessage = BlobWant | BlobChunk | BlobAck | BlobMissing | BlobHave
 PeerMessage = Handshake | Reconcile | Segment | Ack | Reject | CaughtUp | Ping | Goodbye | BlobMessage
 
 
@@ -154,8 +162,10 @@ def encode_peer_message(message: PeerMessage) -> bytes:
         wire = [9, m.hash, m.offset, m.total, m.data]
     elif isinstance(m, BlobAck):
         wire = [10, m.hash, m.received]
-    else:
+    elif isinstance(m, BlobMissing):
         wire = [11, m.hash]
+    else:
+        wire = [12, list(m.hashes)]
     return encoding.pack([PEER_PROTOCOL, *wire])
 
 
@@ -198,6 +208,8 @@ def decode_peer_message(frame: bytes) -> PeerMessage:
         return BlobAck(_hash(f[0]), _int(f[1], 0, MAX_BLOB_SIZE))
     if tag == 11 and len(f) == 1:
         return BlobMissing(_hash(f[0]))
+    if tag == 12 and len(f) == 1 and isinstance(f[0], list) and 1 <= len(f[0]) <= MAX_BLOB_WANT:
+        return BlobHave(tuple(_hash(h) for h in f[0]))
     raise DecodeError(f"unknown or malformed peer message (tag {tag!r}, {len(f)} fields)")
 
 

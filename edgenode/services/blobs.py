@@ -111,7 +111,7 @@ class BlobStore:
 
 
 class IncomingBlob:
-    """A blob arriving in pieces (from a peer): written aside, hashed as it comes, installed only if it matches.
+    """A blob arriving in pieces (from a peer): written aside, hashed as it comes, installed if it matches.
 
     Every method blocks; the caller runs them in a thread, one at a time.
     """

@@ -7,6 +7,7 @@ tests use.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,7 +28,9 @@ from edgenode.services.blobs import BlobStore
 from edgenode.store import Store
 from edgenode.sync_service import SyncSettings, sync_once
 from sync import Signer
+from sync.framing import memory_link_pair
 from sync.manager import PeerAddress
+from sync.peer import PeerSession, SessionConfig, mesh_tag
 from sync.ports import BlobPort
 
 OTHER_CHANNEL = "o" * 26
@@ -209,3 +212,31 @@ async def test_a_one_shot_sync_with_the_data_folder_brings_the_file_bytes_too(tm
             row = await b.store.fetchone("SELECT content_hash FROM files WHERE id = ?", (file_id,))
             assert row is not None
             assert BlobStore(tmp_path / "b" / "files").path(row["content_hash"]).read_bytes() == data
+
+
+@pytest.mark.parametrize("fetcher", ["initiator", "responder"])
+async def test_a_one_shot_session_between_two_stores_brings_the_bytes_of_the_file_rows_it_brings(
+        tmp_path: Path, fetcher: str) -> None:
+    holder = Store(tmp_path / "holder.db", SCHEMA, Signer.generate())
+    asker = Store(tmp_path / "asker.db", SCHEMA, Signer.generate())
+    await holder.open()
+    await asker.open()
+    try:
+        blobs = {holder: BlobStore(tmp_path / "holder-files"), asker: BlobStore(tmp_path / "asker-files")}
+        data = os.urandom(600_000)
+        stored = await blobs[holder].put(io.BytesIO(data), 1 << 30)
+        await holder.write("directory", team_and_channel())
+        await holder.write(f"channel:{CHANNEL}", [Create("file", "f" * 26, {
+            "channel_id": CHANNEL, "content_hash": stored.content_hash, "size": len(data), "name": "scan.pdf"},
+            deps=[("channel", CHANNEL)])])
+        first, second = (asker, holder) if fetcher == "initiator" else (holder, asker)
+        la, lb = memory_link_pair()
+        config = SessionConfig(live=False)
+        await asyncio.wait_for(asyncio.gather(*(
+            PeerSession(store, link, node=store.node_id, mesh=mesh_tag("m"), initiator=initiator, config=config,
+                        blobs=NodeBlobs(store, blobs[store])).run()
+            for store, link, initiator in ((first, la, True), (second, lb, False)))), 30)
+        assert blobs[asker].path(stored.content_hash).read_bytes() == data
+    finally:
+        await holder.close()
+        await asker.close()

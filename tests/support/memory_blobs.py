@@ -15,12 +15,18 @@ def sha256(data: bytes) -> str:
 class MemoryBlobs:
     """A node's blobs and the rows naming them; counts writers so tests can see none is left half-done."""
 
-    def __init__(self, read_delay: float = 0.0) -> None:
+    def __init__(self, read_delay: float = 0.0, answer_delay: float = 0.0, scan_delay: float = 0.0) -> None:
+        self.scan_delay = scan_delay
+        """Seconds `wanted` takes, as a query of the node's rows would."""
         self.read_delay = read_delay
         """Seconds each read takes, as a disk read in a thread would."""
+        self.answer_delay = answer_delay
+        """Seconds `scopes_of` (the first step of answering a want) takes."""
+        self.asked: list[str] = []
         self.blobs: dict[str, bytes] = {}
         self.rows: dict[str, set[str]] = {}
         self.open_writers = 0
+        self.writers_opened = 0
         self.discarded = 0
         self.reads = 0
 
@@ -43,9 +49,12 @@ class MemoryBlobs:
         store.subscribe(on_commit)
 
     async def wanted(self, limit: int, skip: Collection[str] = ()) -> list[str]:
+        await asyncio.sleep(self.scan_delay)
         return [h for h in self.rows if h not in self.blobs and h not in skip][:limit]
 
     async def scopes_of(self, content_hash: str) -> set[str]:
+        self.asked.append(content_hash)
+        await asyncio.sleep(self.answer_delay)
         return set(self.rows.get(content_hash, ()))
 
     async def size(self, content_hash: str) -> int | None:
@@ -59,6 +68,7 @@ class MemoryBlobs:
 
     async def writer(self, content_hash: str) -> MemoryBlobWriter:
         self.open_writers += 1
+        self.writers_opened += 1
         return MemoryBlobWriter(self, content_hash)
 
 

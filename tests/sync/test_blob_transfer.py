@@ -122,12 +122,14 @@ async def test_each_end_gets_the_blobs_it_lacks_from_the_other_in_one_one_shot_s
     assert blobs_a.open_writers == blobs_b.open_writers == 0
 
 
+@pytest.mark.parametrize("ops", [1, 500])
 @pytest.mark.parametrize("fetcher", ["initiator", "responder"])
-async def test_a_one_shot_session_ends_only_once_the_blobs_its_ops_name_have_moved(pair: Any, fetcher: str) -> None:
+async def test_a_one_shot_session_ends_only_once_the_blobs_its_ops_name_have_moved(
+        pair: Any, fetcher: str, ops: int) -> None:
     a, b = pair
     holder, asker = (b, a) if fetcher == "initiator" else (a, b)
-    blobs = {holder: MemoryBlobs(), asker: MemoryBlobs()}
-    await posts(holder, 500)
+    blobs = {holder: MemoryBlobs(), asker: MemoryBlobs(scan_delay=0.02)}  # a session is not idle while it scans
+    await posts(holder, ops)
     content_hash = blobs[holder].hold(b"attached to the last post" * 1000)
     blobs[asker].name_on_arrival(asker, content_hash)
     await run_pair(a, b, blobs[a], blobs[b], config=SessionConfig(live=False, segment_ops=50))
@@ -208,6 +210,88 @@ async def test_a_large_blob_travels_in_chunks_within_the_window_and_segments_flo
     first, last = order.index(BlobChunk), len(order) - 1 - order[::-1].index(BlobChunk)
     assert Segment in order[first:last]
     assert await a.heads() == await b.heads()
+
+
+# -- one node, several peers --------------------------------------------------------------------------
+
+
+class Live:
+    """Live sessions between named stores, each node with its own MemoryBlobs; all cancelled at the end."""
+
+    def __init__(self, stores: dict[str, Store]):
+        self.stores = stores
+        self.blobs = {name: MemoryBlobs() for name in stores}
+        self.sessions: dict[tuple[str, str], PeerSession] = {}
+        self.tasks: list[asyncio.Task[SessionStats]] = []
+
+    def connect(self, dialer: str, listener: str) -> None:
+        la, lb = memory_link_pair()
+        for (me, other), link, initiator in (((dialer, listener), la, True), ((listener, dialer), lb, False)):
+            made = session(self.stores[me], link, initiator, self.blobs[me], SessionConfig())
+            self.sessions[me, other] = made
+            self.tasks.append(asyncio.create_task(made.run()))
+
+    async def until(self, condition: Any, timeout: float = 5) -> None:
+        async def poll() -> None:
+            while not condition():
+                await asyncio.sleep(0.005)
+        await asyncio.wait_for(poll(), timeout)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def three(tmp_path: Path) -> AsyncIterator[Live]:
+    stores = {name: Store(tmp_path / f"{name}.db", SCHEMA, Signer.generate()) for name in "abc"}
+    for store in stores.values():
+        await store.open()
+    live = Live(stores)
+    yield live
+    await live.close()
+    for store in stores.values():
+        await store.close()
+
+
+async def test_a_node_with_two_peers_holding_a_blob_downloads_it_once(three: Live) -> None:
+    content_hash = three.blobs["a"].hold(b"the same bytes on two peers" * 10_000)
+    three.blobs["c"].hold(b"the same bytes on two peers" * 10_000)
+    three.blobs["b"].name(content_hash)
+    three.blobs["a"].read_delay = three.blobs["c"].read_delay = 0.05  # both sessions start before it arrives
+    three.connect("b", "a")
+    three.connect("b", "c")
+    await three.until(lambda: content_hash in three.blobs["b"].blobs)
+    await three.until(lambda: three.sessions["b", "a"].caught_up and three.sessions["b", "c"].caught_up)
+    assert three.blobs["b"].writers_opened == 1
+    assert three.blobs["a"].reads + three.blobs["c"].reads == math.ceil(270_000 / BLOB_CHUNK)
+
+
+async def test_when_one_peer_lacks_a_blob_the_nodes_session_with_another_peer_asks_for_it(three: Live) -> None:
+    content_hash = three.blobs["c"].hold(b"only c has it")
+    three.blobs["a"].name(content_hash)  # a knows of it, but lacks it too
+    three.blobs["a"].answer_delay = 0.2
+    three.blobs["b"].name(content_hash)
+    three.connect("b", "a")
+    await three.until(lambda: three.blobs["a"].asked)  # b's session with a has claimed it
+    three.connect("b", "c")  # so this one does not ask c: a single download at a time
+    await three.until(lambda: content_hash in three.blobs["b"].blobs)
+    assert three.sessions["b", "a"].stats.blobs.missing == 1
+    assert three.sessions["b", "c"].stats.blobs.received == 1
+    assert three.blobs["c"].asked == [content_hash]
+
+
+async def test_a_relay_that_lacked_a_blob_when_asked_offers_it_once_it_has_it(three: Live) -> None:
+    content_hash = three.blobs["a"].hold(b"travels a -> b -> c")
+    three.blobs["b"].name(content_hash)
+    three.blobs["c"].name(content_hash)
+    three.connect("c", "b")
+    await three.until(lambda: three.sessions["c", "b"].stats.blobs.missing == 1)  # b does not have it yet
+    three.connect("b", "a")
+    await three.until(lambda: content_hash in three.blobs["c"].blobs)
+    assert three.blobs["c"].blobs[content_hash] == b"travels a -> b -> c"
+    assert three.sessions["c", "b"].stats.blobs.received == 1
 
 
 # -- refusing -----------------------------------------------------------------------------------

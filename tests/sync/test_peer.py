@@ -23,7 +23,7 @@ from edgenode.store import Store
 from sync import DecodeError, FeedId, SignedOp, Signer, decode_segment, encode_segment
 from sync.framing import LinkClosedError, MemoryLink, memory_link_pair
 from sync.peer import (
-    Ack, BlobAck, BlobChunk, BlobMissing, BlobWant, CaughtUp, Goodbye, Handshake, IncompatiblePeerError, PeerMessage,
+    Ack, BlobAck, BlobChunk, BlobHave, BlobMissing, BlobWant, CaughtUp, Goodbye, Handshake, IncompatiblePeerError, PeerMessage,
     PeerProtocolError, PeerSession,
     Ping, Reconcile, Reject, Segment, SelfConnectionError, SessionConfig, SessionStats, decode_peer_message,
     encode_peer_message, mesh_tag,
@@ -402,6 +402,7 @@ MESSAGES = st.one_of(
     st.builds(BlobChunk, HASHES, st.just(0), st.just(0), st.just(b"")),
     st.builds(BlobAck, HASHES, st.integers(0, MAX_BLOB_SIZE)),
     st.builds(BlobMissing, HASHES),
+    st.builds(BlobHave, st.lists(HASHES, min_size=1, max_size=MAX_BLOB_WANT).map(tuple)),
 )
 
 
