@@ -264,7 +264,7 @@ def sync_command(data: str | None, address: str, timeout: float, unenrolled_sync
             settings, store = await secure_settings(node, SyncSettings(), allow_unenrolled=unenrolled_sync)
         except NotEnrolledError as exc:
             raise click.ClickException(str(exc)) from None
-        stats, wire = await sync_once(store, peer, settings, timeout=timeout)
+        stats, wire = await sync_once(store, peer, settings, timeout=timeout, data_dir=node.data_dir)
         return stats, wire, time.monotonic() - started
 
     stats, wire, elapsed = _run(data, work)

@@ -53,7 +53,9 @@ ENTITIES = [
     EntityTable("file", "files", _cols(
         f"user_id channel_id post_id name extension size:INTEGER mime_type content_hash "
         f"width:INTEGER height:INTEGER {_TIMES}"),
-        immutable=frozenset({"user_id", "channel_id", "content_hash", "size", "create_at"}), indexes=(("post_id",),)),
+        # content_hash: peers ask for a blob by hash, and may get it only if entitled to a file naming it
+        immutable=frozenset({"user_id", "channel_id", "content_hash", "size", "create_at"}),
+        indexes=(("post_id",), ("content_hash",))),
     EntityTable("incoming_hook", "incoming_hooks", _cols(
         f"user_id channel_id team_id display_name description username icon_url channel_locked:BOOL {_TIMES}"),
         immutable=frozenset({"user_id", "create_at"})),

@@ -21,7 +21,7 @@ __all__ = [
     "PeerMessage", "encode_peer_message", "decode_peer_message", "mesh_tag",
 ]
 
-PEER_PROTOCOL = 1
+PEER_PROTOCOL = 2
 _NODE_SIZE = 32
 _MAX_MESH_TAG = 32
 _MAX_REASON = 500

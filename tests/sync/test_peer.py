@@ -23,10 +23,30 @@ from edgenode.store import Store
 from sync import DecodeError, FeedId, SignedOp, Signer, decode_segment, encode_segment
 from sync.framing import LinkClosedError, MemoryLink, memory_link_pair
 from sync.peer import (
-    Ack, BlobAck, BlobChunk, BlobHave, BlobMissing, BlobWant, CaughtUp, Goodbye, Handshake, IncompatiblePeerError, PeerMessage,
-    PeerProtocolError, PeerSession,
-    Ping, Reconcile, Reject, Segment, SelfConnectionError, SessionConfig, SessionStats, decode_peer_message,
-    encode_peer_message, mesh_tag,
+    PEER_PROTOCOL,
+    Ack,
+    BlobAck,
+    BlobChunk,
+    BlobHave,
+    BlobMissing,
+    BlobWant,
+    CaughtUp,
+    Goodbye,
+    Handshake,
+    IncompatiblePeerError,
+    PeerMessage,
+    PeerProtocolError,
+    PeerSession,
+    Ping,
+    Reconcile,
+    Reject,
+    Segment,
+    SelfConnectionError,
+    SessionConfig,
+    SessionStats,
+    decode_peer_message,
+    encode_peer_message,
+    mesh_tag,
 )
 from sync.peer_messages import MAX_BLOB_SIZE, MAX_BLOB_WANT
 from sync.reconcile import Reconciler, decode_message, encode_message
@@ -378,10 +398,11 @@ async def test_a_peer_speaking_a_newer_protocol_is_told_to_upgrade(stores: Any) 
     la, lb = memory_link_pair()
     task = asyncio.create_task(session(stores("b"), lb, False).run())
     from sync import encoding
-    await la.send(encoding.pack([2, 0, bytes(32), MESH, True, 4]))
+    newer = PEER_PROTOCOL + 1
+    await la.send(encoding.pack([newer, 0, bytes(32), MESH, True, 4]))
     assert isinstance(decode_peer_message(await la.recv()), Handshake)
     goodbye = decode_peer_message(await la.recv())
-    assert isinstance(goodbye, Goodbye) and "speaks sync protocol v2" in goodbye.reason
+    assert isinstance(goodbye, Goodbye) and f"speaks sync protocol v{newer}" in goodbye.reason
     with pytest.raises(IncompatiblePeerError):
         await task
 
