@@ -26,7 +26,8 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from crdt import Add, Remove
-from sync import DecodeError, SignedOp, decode_op
+from sync import SignedOp
+from sync.codec import ops_of_kind
 from sync.enrolment import NODE_SCOPE as _NODE_SCOPE
 from sync.errors import MeshError
 from sync.mesh import HUB_ROLE
@@ -57,24 +58,11 @@ class HostingClaimError(MeshError):
     """A node claimed that another node hosts a user: only a node itself may say whom it hosts."""
 
 
-_HOSTING_BYTES = USER_NODES.encode()
-
-
 def check_hosting_claims(ops: Sequence[SignedOp]) -> None:
     """Refuse a segment in which an author adds (or removes) any node but itself to a user's
     `user.nodes`: otherwise one node could draw a user's private channels to another."""
-    # msgpack keeps strings as raw UTF-8: an op of that kind holds these bytes, so one search over
-    # the segment passes the common case without decoding a body
-    if _HOSTING_BYTES not in b"\0".join(op.body for op in ops):
-        return
-    for signed in ops:
-        if _HOSTING_BYTES not in signed.body:
-            continue
-        try:
-            op = decode_op(signed.body)
-        except DecodeError:  # kept as invalid by the store, never applied: claims nothing
-            continue
-        if isinstance(op, Add | Remove) and op.kind == USER_NODES and op.element != signed.feed.author.hex():
+    for signed, op in ops_of_kind(ops, USER_NODES):
+        if isinstance(op, Add | Remove) and op.element != signed.feed.author.hex():
             raise HostingClaimError(f"node {signed.feed.author.hex()[:16]} claims that node {op.element[:16]} "
                                     f"hosts user {op.id} (op {signed.seq}); only a node may say whom it hosts")
 

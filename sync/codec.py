@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from crdt import CrdtError, Op, UnknownOpError, op_from_wire, op_to_wire
 
 from . import encoding
 from .errors import DecodeError, InvalidOpError, OversizedError, UnknownOpTypeError
-from .feed import MAX_BODY_BYTES, FeedId, SignedOp, build, check_version, FORMAT_VERSION
+from .feed import FORMAT_VERSION, MAX_BODY_BYTES, FeedId, SignedOp, build, check_version
 
-__all__ = ["encode_op", "decode_op", "encode_segment", "decode_segment", "MAX_SEGMENT_BYTES"]
+__all__ = ["encode_op", "decode_op", "encode_segment", "decode_segment", "ops_of_kind", "MAX_SEGMENT_BYTES"]
 
 MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 
@@ -72,3 +72,24 @@ def decode_segment(data: bytes) -> list[SignedOp]:
         ops.append(op)
         prev = op.link()  # the next op must link here; a mismatch shows as a bad head signature
     return ops
+
+
+def ops_of_kind(ops: Sequence[SignedOp], kind: str) -> Iterator[tuple[SignedOp, Op]]:
+    """The ops of a segment whose kind is `kind`, decoded, for checks at the sync edge.
+
+    msgpack keeps strings as raw UTF-8, so whatever its encoding, such an op's body holds the kind's
+    bytes: one search over the segment passes the common case without decoding a body. Bodies that
+    do not decode are skipped: the store keeps them as invalid and never applies them.
+    """
+    needle = kind.encode()
+    if needle not in b"\0".join(op.body for op in ops):
+        return
+    for signed in ops:
+        if needle not in signed.body:
+            continue
+        try:
+            op = decode_op(signed.body)
+        except DecodeError:
+            continue
+        if op.kind == kind:
+            yield signed, op

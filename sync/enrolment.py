@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import serialization
 
 from crdt import Create, Op
 
-from .codec import decode_op
-from .errors import CertificateError, DecodeError, EnrolmentRecordError, UnenrolledAuthorError
+from .codec import ops_of_kind
+from .errors import CertificateError, EnrolmentRecordError, UnenrolledAuthorError
 from .feed import FeedId, SignedOp
 from .mesh import MeshCA, certificate_name, certificate_node_key, certificate_roles, check_node_certificate
 
@@ -45,7 +45,6 @@ __all__ = [
 NODE_SCOPE = "node"
 """The feed scope in which each node states its own enrolment, replicated to every node."""
 NODE_KIND = "node"
-_KIND_BYTES = NODE_KIND.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,21 +118,7 @@ def _record_of(op: Op, feed: FeedId, ca: MeshCA) -> NodeRecord:
 def segment_records(ops: Sequence[SignedOp], ca: MeshCA) -> list[NodeRecord]:
     """The node records in a segment (one feed), each checked; raises EnrolmentRecordError for any
     op of kind "node" that is not its author's own true record."""
-    # Whatever its encoding, an op of kind "node" holds these bytes: one search over the segment
-    # passes the common case (no record) without decoding a single body.
-    if _KIND_BYTES not in b"\0".join(op.body for op in ops):
-        return []
-    records = []
-    for signed in ops:
-        if _KIND_BYTES not in signed.body:
-            continue
-        try:
-            op = decode_op(signed.body)
-        except DecodeError:  # kept as invalid by the store, never applied: states nothing
-            continue
-        if op.kind == NODE_KIND:
-            records.append(_record_of(op, signed.feed, ca))
-    return records
+    return [_record_of(op, signed.feed, ca) for signed, op in ops_of_kind(ops, NODE_KIND)]
 
 
 class EnrolledKeys:
