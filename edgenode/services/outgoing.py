@@ -198,18 +198,7 @@ class OutgoingHookService:
         if channel_id:
             channel = await self._channels.readable(channel_id, actor)
             await self._access.check_admin(channel["team_id"] or "", actor)
-            where, params = "channel_id = ?", [channel_id]
-        elif team_id:
-            await self._access.team(team_id)
-            await self._access.check_admin(team_id, actor)
-            where, params = "team_id = ?", [team_id]
-        elif actor.is_system_admin:
-            where, params = "1", []
-        else:
-            raise Forbidden("You do not have the appropriate permissions.")
-        rows = await self._ctx.store.fetchall(
-            f"SELECT * FROM outgoing_hooks WHERE {where} AND _deleted = 0 ORDER BY create_at, id LIMIT ? OFFSET ?",
-            (*params, per_page, page * per_page))
+        rows = await self._access.list_rows("outgoing_hooks", team_id, actor, page, per_page, channel_id=channel_id)
         return [outgoing_hook_json(r) for r in rows]
 
     async def update(self, hook_id: str, body: Mapping[str, Any], actor: Session) -> dict[str, Any]:

@@ -157,6 +157,24 @@ class IntegrationAccess:
         if not await self.is_admin(team_id, actor):
             raise Forbidden("You do not have the appropriate permissions.")
 
+    async def list_rows(self, table: str, team_id: str | None, actor: Session, page: int, per_page: int,
+                        channel_id: str | None = None) -> list[sqlite3.Row]:
+        """A page of live integration rows: of one channel (the caller checked it may read it) or team,
+        for that team's admins; of every team, for system admins only."""
+        if channel_id:
+            where, params = "channel_id = ?", [channel_id]
+        elif team_id:
+            await self.team(team_id)
+            await self.check_admin(team_id, actor)
+            where, params = "team_id = ?", [team_id]
+        elif actor.is_system_admin:
+            where, params = "1", []
+        else:
+            raise Forbidden("You do not have the appropriate permissions.")
+        return await self._ctx.store.fetchall(
+            f"SELECT * FROM {table} WHERE {where} AND _deleted = 0 ORDER BY create_at, id LIMIT ? OFFSET ?",
+            (*params, per_page, page * per_page))
+
     async def check_owner(self, team_id: str, creator_id: str, actor: Session) -> None:
         if creator_id != actor.user_id and not await self.is_admin(team_id, actor):
             raise Forbidden("You do not have the appropriate permissions.")
@@ -307,17 +325,7 @@ class WebhookService:
 
     async def list_hooks(self, team_id: str | None, actor: Session, page: int, per_page: int) -> list[dict[str, Any]]:
         """A team's hooks for its admins; without a team, every hook for system admins only."""
-        if team_id:
-            await self._access.team(team_id)
-            await self._access.check_admin(team_id, actor)
-            where, params = "team_id = ?", [team_id]
-        elif actor.is_system_admin:
-            where, params = "1", []
-        else:
-            raise Forbidden("You do not have the appropriate permissions.")
-        rows = await self._ctx.store.fetchall(
-            f"SELECT * FROM incoming_hooks WHERE {where} AND _deleted = 0 ORDER BY create_at, id LIMIT ? OFFSET ?",
-            (*params, per_page, page * per_page))
+        rows = await self._access.list_rows("incoming_hooks", team_id, actor, page, per_page)
         return [incoming_hook_json(r) for r in rows]
 
     async def count(self, team_id: str | None) -> int:
