@@ -26,10 +26,12 @@ from .retract import RetractResult
 from .schema import Schema
 from .writer import RemoteResult, Writer
 
-__all__ = ["Store", "wall_clock_ms"]
+__all__ = ["Precondition", "Store", "wall_clock_ms"]
 
 T = TypeVar("T")
 HeadsListener = Callable[[dict[FeedId, FeedHead]], None]
+Precondition = Callable[[sqlite3.Connection], None]
+"""Runs in the writer's transaction before a write; raises to refuse it."""
 _log = logging.getLogger(__name__)
 
 
@@ -103,16 +105,27 @@ class Store:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def write(self, scope: str, ops: Sequence[Op]) -> list[SignedOp]:
-        """Author ops in our feed for `scope`; returns once they are durable. All or nothing."""
-        return (await self.write_scopes([(scope, ops)]))[0]
+    async def write(self, scope: str, ops: Sequence[Op], *, check: Precondition | None = None) -> list[SignedOp]:
+        """Author ops in our feed for `scope`; returns once they are durable. All or nothing.
 
-    async def write_scopes(self, writes: Sequence[tuple[str, Sequence[Op]]]) -> list[list[SignedOp]]:
+        `check`, if given, runs on the write connection in the writer's transaction just before the
+        ops are written: whatever it raises aborts this write alone and reaches the caller. A rule
+        such as "this name is free" then holds against every concurrent write on this node.
+        """
+        return (await self.write_scopes([(scope, ops)], check=check))[0]
+
+    async def write_scopes(self, writes: Sequence[tuple[str, Sequence[Op]]], *,
+                           check: Precondition | None = None) -> list[list[SignedOp]]:
         """Author ops in several of our feeds in one transaction (e.g. a channel removal that both the
-        channel's nodes and the removed user's nodes must receive); all or nothing."""
+        channel's nodes and the removed user's nodes must receive); all or nothing. `check` as in write()."""
         batches = [(scope, list(ops)) for scope, ops in writes]
-        sealed: list[list[SignedOp]] = await self._writer.submit(
-            lambda: [self._writer.local(scope, ops) for scope, ops in batches])
+
+        def run() -> list[list[SignedOp]]:
+            if check is not None:
+                self._writer.local_state(check)
+            return [self._writer.local(scope, ops) for scope, ops in batches]
+
+        sealed: list[list[SignedOp]] = await self._writer.submit(run)
         heads = {ops[-1].feed: FeedHead(ops[-1].seq, ops[-1].link()) for ops in sealed if ops}
         if heads:
             self._advanced(heads)
