@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from crdt import Create, Op, Update
@@ -16,6 +16,8 @@ from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .events import Broadcast, Event
 from .membership import Memberships, member_id
 from .models import channel_json, channel_member_json
+from .name_rules import check_channel_name, check_display_name, check_text
+from .names import CHANNEL, Names, taken
 from .teams import DEFAULT_CHANNELS
 from .unreads import channel_counts
 from .users import Session
@@ -25,7 +27,6 @@ __all__ = [
     "user_added_event", "user_removed_events",
 ]
 
-_CHANNEL_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 _MM_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769"
 
 
@@ -74,6 +75,7 @@ class ChannelService:
         self._ctx = ctx
         self._members = members
         self._audit = audit
+        self._names = Names.of(ctx)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -109,16 +111,21 @@ class ChannelService:
                 "total_msg_count_root": row["roots"] or 0, "last_root_post_at": row["last_root"]}
 
     async def to_json(self, row: sqlite3.Row) -> dict[str, Any]:
-        return channel_json(row, **await self.stats(row["id"]))
+        return await self._names.show_channel(channel_json(row, **await self.stats(row["id"])))
+
+    async def by_name(self, team_id: str, name: str) -> sqlite3.Row | None:
+        """The live channel `name` stands for in the team, by the name rule (names.py)."""
+        channel_id = await self._names.resolve(CHANNEL, name, team_id)
+        if channel_id is None:
+            return None
+        return await self._ctx.store.fetchone("SELECT * FROM channels WHERE id = ? AND _deleted = 0", (channel_id,))
 
     async def get(self, channel_id: str, actor: Session) -> dict[str, Any]:
         return await self.to_json(await self.readable(channel_id, actor))
 
     async def get_by_name(self, team_id: str, name: str, actor: Session, include_deleted: bool = False) -> dict[str, Any]:
-        row = await self._ctx.store.fetchone(
-            "SELECT * FROM channels WHERE team_id = ? AND name = ? AND _deleted = 0 AND (? OR coalesce(delete_at, 0) = 0)",
-            (team_id, name, int(include_deleted)))
-        if row is None:
+        row = await self.by_name(team_id, name)
+        if row is None or (not include_deleted and int(row["delete_at"] or 0)):
             raise NotFound("Unable to find the channel.", "app.channel.get_by_name.missing.app_error")
         await self.check_read(row, actor)
         return await self.to_json(row)
@@ -150,37 +157,29 @@ class ChannelService:
         if not actor.is_system_admin and not await self._members.is_team_member(team_id, actor.user_id):
             raise Forbidden("You do not have the appropriate permissions.")
         fields = self._checked_fields(body, creating=True)
-        if await self._ctx.store.fetchone("SELECT 1 FROM channels WHERE team_id = ? AND name = ? AND _deleted = 0",
-                                          (team_id, fields["name"])):
-            raise Conflict("A channel with that name already exists on the same team.",
-                           "store.sql_channel.save_channel.exists.app_error")
-        channel_id = await self._create(team_id, channel_type, fields, actor.user_id, [actor.user_id])
+        if await self._names.resolve(CHANNEL, fields["name"], team_id) is not None:
+            raise _channel_taken()
+        channel_id = await self._create(team_id, channel_type, fields, actor.user_id, [actor.user_id],
+                                        check=_name_free_check(team_id, fields["name"]))
         await self._audit.record("createChannel", user_id=actor.user_id, extra=f"channel={channel_id} type={channel_type}")
         return await self.to_json(await self.row(channel_id))
 
     def _checked_fields(self, body: dict[str, Any], creating: bool) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        if creating or "name" in body:
-            name = body.get("name")
-            if not isinstance(name, str) or not _CHANNEL_NAME_RE.match(name):
-                raise BadRequest("Name must be 1 to 64 lowercase letters, digits, '-' or '_'.",
-                                 "model.channel.is_valid.name.app_error")
-            fields["name"] = name
+        # Checked in Mattermost's order (Channel.IsValid): display name, name, header, purpose.
         if creating or "display_name" in body:
-            display = body.get("display_name")
-            if not isinstance(display, str) or not 1 <= len(display) <= 64:
-                raise BadRequest("Invalid display name: 1 to 64 characters.", "model.channel.is_valid.display_name.app_error")
-            fields["display_name"] = display
+            fields["display_name"] = check_display_name(body.get("display_name"), 64,
+                                                        "model.channel.is_valid.display_name.app_error")
+        if creating or "name" in body:
+            fields["name"] = check_channel_name(body.get("name"))
         for name, limit in (("header", 1024), ("purpose", 250)):
             if name in body:
-                value = body[name]
-                if not isinstance(value, str) or len(value) > limit:
-                    raise BadRequest(f"Invalid {name}: at most {limit} characters.", f"model.channel.is_valid.{name}.app_error")
-                fields[name] = value
+                fields[name] = check_text(body[name], limit, f"model.channel.is_valid.{name}.app_error", multiline=True)
         return fields
 
     async def _create(self, team_id: str, channel_type: str, fields: dict[str, Any], creator: str,
-                      members: list[str], channel_id: str | None = None) -> str:
+                      members: list[str], channel_id: str | None = None,
+                      check: Callable[[sqlite3.Connection], None] | None = None) -> str:
         channel_id = channel_id or new_id()
         now = self._ctx.now_ms()
         fields = {**fields, "team_id": team_id, "type": channel_type, "creator_id": creator,
@@ -190,7 +189,7 @@ class ChannelService:
         for user_id in members:
             roles = "channel_user channel_admin" if user_id == creator and channel_type in ("O", "P") else "channel_user"
             ops += self._member_ops(channel_id, user_id, roles)
-        await self._ctx.store.write(channel_scope(channel_id), ops)
+        await self._ctx.store.write(channel_scope(channel_id), ops, check=check)
         self._ctx.events.publish(channel_created_event(channel_id, team_id, creator))
         return channel_id
 
@@ -238,10 +237,10 @@ class ChannelService:
     async def join_defaults(self, team_id: str, user_id: str, actor: Session) -> None:
         """Called when a user joins a team: join Town Square and Off-Topic, creating them on a new team."""
         for name, display in DEFAULT_CHANNELS:
-            row = await self._ctx.store.fetchone("SELECT id FROM channels WHERE team_id = ? AND name = ? AND _deleted = 0",
-                                                 (team_id, name))
+            row = await self.by_name(team_id, name)
             if row is None:
-                await self._create(team_id, "O", {"name": name, "display_name": display}, user_id, [user_id])
+                await self._create(team_id, "O", {"name": name, "display_name": display}, user_id, [user_id],
+                                   check=_name_free_check(team_id, name))
             elif not await self._members.is_channel_member(row["id"], user_id):
                 await self._ctx.store.write(channel_scope(row["id"]), self._member_ops(row["id"], user_id, "channel_user"))
 
@@ -266,8 +265,17 @@ class ChannelService:
         if channel["type"] in ("D", "G"):
             body = {k: v for k, v in body.items() if k in ("header", "purpose")}
         fields = self._checked_fields(body, creating=False)
+        check = None
+        if "name" in fields:
+            # Written only when it changes: rewriting it would restamp the claim (see names.py).
+            if fields["name"] == await self._names.shown(CHANNEL, channel_id, channel["name"] or ""):
+                del fields["name"]
+            else:
+                if await self._names.resolve(CHANNEL, fields["name"], channel["team_id"] or "") is not None:
+                    raise _channel_taken()
+                check = _name_free_check(channel["team_id"] or "", fields["name"], channel_id)
         fields["update_at"] = self._ctx.now_ms()
-        await self._ctx.store.write(channel_scope(channel_id), [Update("channel", channel_id, fields)])
+        await self._ctx.store.write(channel_scope(channel_id), [Update("channel", channel_id, fields)], check=check)
         updated = await self.to_json(await self.row(channel_id))
         self._ctx.events.publish(channel_updated_event(updated))
         return updated
@@ -388,3 +396,16 @@ class ChannelService:
             times[channel_id] = now
             self._ctx.events.publish(Event("channel_viewed", {"channel_id": channel_id}, Broadcast(user_id=user_id)))
         return {"status": "OK", "last_viewed_at_times": times}
+
+
+def _channel_taken() -> Conflict:
+    return Conflict("A channel with that name already exists on the same team.",
+                    "store.sql_channel.save_channel.exists.app_error")
+
+
+def _name_free_check(team_id: str, name: str, owner_id: str = "") -> Callable[[sqlite3.Connection], None]:
+    """The precondition of a channel's creation or rename, run in the writer's transaction."""
+    def check(conn: sqlite3.Connection) -> None:
+        if taken(CHANNEL, conn, name, team_id, owner_id):
+            raise _channel_taken()
+    return check

@@ -17,6 +17,7 @@ from .command_response import EPHEMERAL, IN_CHANNEL, CommandCall, CommandRespons
 from .context import Context
 from .errors import BadRequest, Forbidden, ServiceError
 from .membership import Memberships
+from .names import CHANNEL, TEAM, USERNAME, Names
 from .posts import PostService
 from .users import Session
 
@@ -128,12 +129,22 @@ class Builtins:
 
     async def _team_url(self, call: CommandCall) -> str:
         row = await self._ctx.store.fetchone("SELECT name FROM teams WHERE id = ?", (call.team_id,))
-        return f"{call.site_url}/{row['name']}" if row else call.site_url
+        return f"{call.site_url}/{await Names.of(self._ctx).shown(TEAM, call.team_id, row['name'])}" if row else call.site_url
 
     async def _user(self, username: str) -> Any:
-        return await self._ctx.store.fetchone(
-            "SELECT id, username FROM users WHERE username = ? AND _deleted = 0 AND coalesce(delete_at, 0) = 0",
-            (username.removeprefix("@").lower(),))
+        user_id = await Names.of(self._ctx).resolve(USERNAME, username.removeprefix("@"))
+        if user_id is None:
+            return None
+        row = await self._ctx.store.fetchone(
+            "SELECT id, username FROM users WHERE id = ? AND _deleted = 0 AND coalesce(delete_at, 0) = 0", (user_id,))
+        return None if row is None else {"id": row["id"],
+                                         "username": await Names.of(self._ctx).shown(USERNAME, row["id"], row["username"])}
+
+    async def _channel_named(self, team_id: str, name: str) -> Any:
+        channel_id = await Names.of(self._ctx).resolve(CHANNEL, name, team_id)
+        if channel_id is None:
+            return None
+        return await self._ctx.store.fetchone("SELECT * FROM channels WHERE id = ? AND _deleted = 0", (channel_id,))
 
     # -- posting ---------------------------------------------------------------------------
 
@@ -197,8 +208,7 @@ class Builtins:
     async def _join(self, call: CommandCall) -> CommandResponse:
         failed = CommandResponse.ephemeral("An error occurred while joining the channel.")
         name = call.message.strip().removeprefix("~").lower()
-        channel = await self._ctx.store.fetchone(
-            "SELECT * FROM channels WHERE team_id = ? AND name = ? AND _deleted = 0", (call.team_id, name))
+        channel = await self._channel_named(call.team_id, name) if name else None
         if not name or channel is None:
             return CommandResponse.ephemeral("Unable to find the channel.")
         if channel["type"] == "P" and not (call.actor.is_system_admin or
@@ -277,10 +287,8 @@ class Builtins:
                     users.append(user)
             else:
                 name = word.removeprefix("~")
-                channel = await self._ctx.store.fetchone(
-                    "SELECT * FROM channels WHERE team_id = ? AND name = ? AND _deleted = 0 AND coalesce(delete_at, 0) = 0",
-                    (call.team_id, name))
-                if channel is None:
+                channel = await self._channel_named(call.team_id, name)
+                if channel is None or int(channel["delete_at"] or 0):
                     notes.append(f"Could not find the channel {name}. Please use the channel handle to identify channels.")
                 else:
                     channels.append(channel)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .context import Context
+from .names import USERNAME, Names
 
 __all__ = ["CHANNEL_WIDE", "MentionFinder", "Mentionable", "find_mentions", "mentioned_names"]
 
@@ -117,15 +118,18 @@ class MentionFinder:
                                         (channel_id, author_id))
             return sorted(r["user_id"] for r in rows)
         chains, channel_wide = mentioned_names(message)
-        names = sorted({name for chain in chains for name in chain})
+        names = Names.of(self._ctx)
+        # An @name stands for whom the name rule says (names.py), so every node reads a post alike.
+        named = sorted(set((await names.resolve_many(USERNAME, {name for chain in chains for name in chain})).values()))
         # Only members with an @name in the message or keywords of their own can be mentioned.
         rows = await store.fetchall(
             "SELECT u.id, u.username, u.first_name, u.notify_props FROM channel_members m JOIN users u ON u.id = m.user_id "
-            f"WHERE m.channel_id = ? AND u._deleted = 0 AND (u.username IN ({','.join('?' * len(names)) or 'NULL'}) "
+            f"WHERE m.channel_id = ? AND u._deleted = 0 AND (u.id IN ({','.join('?' * len(named)) or 'NULL'}) "
             "OR coalesce(json_extract(u.notify_props, '$.mention_keys'), '') != '' "
             "OR json_extract(u.notify_props, '$.first_name') = 'true')",
-            (channel_id, *names))
-        members = [_mentionable(r["id"], r["username"] or "", r["first_name"], r["notify_props"]) for r in rows]
+            (channel_id, *named))
+        members = [_mentionable(r["id"], await names.shown(USERNAME, r["id"], r["username"] or ""), r["first_name"],
+                                r["notify_props"]) for r in rows]
         found, _ = find_mentions(message, author_id, members)
         return sorted(found) + ([CHANNEL_WIDE] if channel_wide else [])
 

@@ -17,6 +17,7 @@ from .channels import direct_channel_id
 from .context import Context
 from .errors import BadRequest, Forbidden
 from .membership import Memberships
+from .names import CHANNEL, USERNAME, Names
 from .posts import PostService
 from .search_syntax import (
     ChannelRef,
@@ -193,20 +194,22 @@ class SearchService:
         return where
 
     async def _user_ids(self, usernames: Sequence[str]) -> list[str]:
-        rows = await self._ctx.store.fetchall(
-            "SELECT id FROM users WHERE username IN (SELECT value FROM json_each(?)) AND _deleted = 0",
-            (json.dumps(list(usernames)),))
-        return [r["id"] for r in rows]
+        return sorted(set((await Names.of(self._ctx).resolve_many(USERNAME, usernames)).values()))
 
     async def _channel_ids(self, refs: Sequence[ChannelRef], team_id: str, actor: Session) -> list[str]:
         """The channels `in:` values name: by name in the team (any team if none), or a DM/GM by usernames."""
         ids: list[str] = []
         for ref in refs:
             if ref.name:
-                rows = await self._ctx.store.fetchall(
-                    "SELECT id FROM channels WHERE name = ? AND _deleted = 0 AND (? = '' OR team_id = ?)",
-                    (ref.name, team_id, team_id))
-                ids.extend(r["id"] for r in rows)
+                if team_id:
+                    channel_id = await Names.of(self._ctx).resolve(CHANNEL, ref.name, team_id)
+                    ids.extend([channel_id] if channel_id else [])
+                else:  # no team given: the channel of that name in every team
+                    rows = await self._ctx.store.fetchall("SELECT DISTINCT team_id FROM channels WHERE _deleted = 0 "
+                                                          "AND type IN ('O', 'P')")
+                    for row in rows:
+                        channel_id = await Names.of(self._ctx).resolve(CHANNEL, ref.name, row["team_id"] or "")
+                        ids.extend([channel_id] if channel_id else [])
             else:
                 ids.extend(await self._conversation_ids(ref.usernames, actor))
         return ids

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins  # TeamService.list shadows the type in annotations after it
-import re
+import sqlite3
 from typing import Any
 
 from crdt import Create, Op, Update
@@ -14,11 +14,12 @@ from .context import DIRECTORY_SCOPE, Context
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .membership import Memberships, member_id
 from .models import team_json, team_member_json
+from .name_rules import check_display_name, check_team_name, check_text
+from .names import TEAM, Names, taken
 from .users import Session
 
 __all__ = ["TeamService", "DEFAULT_CHANNELS"]
 
-_TEAM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
 DEFAULT_CHANNELS = (("town-square", "Town Square"), ("off-topic", "Off-Topic"))
 
 
@@ -27,6 +28,7 @@ class TeamService:
         self._ctx = ctx
         self._members = members
         self._audit = audit
+        self._names = Names.of(ctx)
         self.on_member_added: list[Any] = []  # callbacks(team_id, user_id, actor): the channel service joins defaults
 
     async def row(self, team_id: str) -> Any:
@@ -38,14 +40,16 @@ class TeamService:
     async def get(self, team_id: str, actor: Session) -> dict[str, Any]:
         row = await self.row(team_id)
         await self._check_visible(row, actor)
-        return team_json(row)
+        return await self._names.show_team(team_json(row))
 
     async def get_by_name(self, name: str, actor: Session) -> dict[str, Any]:
-        row = await self._ctx.store.fetchone("SELECT * FROM teams WHERE name = ? AND _deleted = 0", (name,))
+        team_id = await self._names.resolve(TEAM, name)
+        row = None if team_id is None else await self._ctx.store.fetchone(
+            "SELECT * FROM teams WHERE id = ? AND _deleted = 0", (team_id,))
         if row is None:
             raise NotFound("Unable to find the team.", "app.team.get_by_name.missing.app_error")
         await self._check_visible(row, actor)
-        return team_json(row)
+        return await self._names.show_team(team_json(row))
 
     async def _check_visible(self, row: Any, actor: Session) -> None:
         if row["type"] == "I" and not actor.is_system_admin and not await self._members.is_team_member(row["id"], actor.user_id):
@@ -55,39 +59,37 @@ class TeamService:
         rows = await self._ctx.store.fetchall(
             "SELECT t.* FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ? AND t._deleted = 0 "
             "ORDER BY t.display_name", (user_id,))
-        return [team_json(r) for r in rows]
+        return [await self._names.show_team(team_json(r)) for r in rows]
 
     async def list(self, page: int, per_page: int, actor: Session) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
             "SELECT * FROM teams WHERE _deleted = 0 AND (type = 'O' OR ?) ORDER BY display_name LIMIT ? OFFSET ?",
             (int(actor.is_system_admin), per_page, page * per_page))
-        return [team_json(r) for r in rows]
+        return [await self._names.show_team(team_json(r)) for r in rows]
 
     async def create(self, body: dict[str, Any], actor: Session) -> dict[str, Any]:
-        name = body.get("name")
-        if not isinstance(name, str) or not _TEAM_NAME_RE.match(name):
-            raise BadRequest("Name must be 2 to 64 lowercase letters, digits or '-'.", "model.team.is_valid.name.app_error")
-        display_name = body.get("display_name")
-        if not isinstance(display_name, str) or not 1 <= len(display_name) <= 64:
-            raise BadRequest("Invalid display name.", "model.team.is_valid.name.app_error")
+        # Checked in Mattermost's order (Team.IsValid): the display name first, then the name.
+        display_name = check_display_name(body.get("display_name"), 64, "model.team.is_valid.name.app_error")
+        name = check_team_name(body.get("name"))
+        description = check_text(body.get("description", ""), 255, "model.team.is_valid.description.app_error")
         team_type = body.get("type", "O")
         if team_type not in ("O", "I"):
             raise BadRequest("Invalid type.", "model.team.is_valid.type.app_error")
-        if await self._ctx.store.fetchone("SELECT 1 FROM teams WHERE name = ? AND _deleted = 0", (name,)):
-            raise Conflict("A team with that name already exists.", "app.team.save.existing.app_error")
+        if await self._names.resolve(TEAM, name) is not None:
+            raise _team_taken()
         now = self._ctx.now_ms()
         team_id = new_id()
         fields = {
             "name": name, "display_name": display_name, "type": team_type,
-            "description": body.get("description", "") if isinstance(body.get("description"), str) else "",
+            "description": description,
             "email": body.get("email", "") if isinstance(body.get("email"), str) else "",
             "invite_id": new_token(), "allow_open_invite": bool(body.get("allow_open_invite", team_type == "O")),
             "creator_id": actor.user_id, "create_at": now, "update_at": now, "delete_at": 0,
         }
         ops: list[Op] = [Create("team", team_id, fields), *self._member_ops(team_id, actor.user_id, "team_user team_admin")]
-        await self._ctx.store.write(DIRECTORY_SCOPE, ops)
+        await self._ctx.store.write(DIRECTORY_SCOPE, ops, check=lambda conn: _check_team_name_free(conn, name))
         await self._joined(team_id, actor.user_id, actor)
-        return team_json(await self.row(team_id))
+        return await self._names.show_team(team_json(await self.row(team_id)))
 
     def _member_ops(self, team_id: str, user_id: str, roles: str) -> builtins.list[Op]:
         return [
@@ -151,13 +153,23 @@ class TeamService:
         if not actor.is_system_admin and not (roles and "team_admin" in roles.split()):
             raise Forbidden("You do not have the appropriate permissions.")
         fields: dict[str, Any] = {}
-        for name, limit in (("display_name", 64), ("description", 255), ("email", 128), ("allowed_domains", 1000)):
+        if "display_name" in body:
+            fields["display_name"] = check_display_name(body["display_name"], 64, "model.team.is_valid.name.app_error")
+        for name, limit in (("description", 255), ("email", 128), ("allowed_domains", 1000)):
             if name in body:
-                if not isinstance(body[name], str) or len(body[name]) > limit:
-                    raise BadRequest(f"Invalid {name}.", f"model.team.is_valid.{name}.app_error")
-                fields[name] = body[name]
+                fields[name] = check_text(body[name], limit, f"model.team.is_valid.{name}.app_error")
         if "allow_open_invite" in body:
             fields["allow_open_invite"] = bool(body["allow_open_invite"])
         fields["update_at"] = self._ctx.now_ms()
         await self._ctx.store.write(DIRECTORY_SCOPE, [Update("team", team_id, fields)])
-        return team_json(await self.row(team_id))
+        return await self._names.show_team(team_json(await self.row(team_id)))
+
+
+def _team_taken() -> Conflict:
+    return Conflict("A team with that name already exists.", "app.team.save.existing.app_error")
+
+
+def _check_team_name_free(conn: sqlite3.Connection, name: str) -> None:
+    """The precondition of a team's creation, run in the writer's transaction."""
+    if taken(TEAM, conn, name):
+        raise _team_taken()

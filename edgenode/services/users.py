@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import builtins  # UserService.list shadows the type in annotations after it
 import json
-import re
 import time
 import sqlite3
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from .audit import AuditLog
 from .context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE, Context
 from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from .models import user_json
+from .name_rules import check_email, check_text, check_username
+from .names import EMAIL, USERNAME, Names, taken
 
 __all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER"]
 
@@ -28,9 +29,6 @@ SYSTEM_ADMIN = "system_admin"
 SYSTEM_USER = "system_user"
 SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000
 _SESSION_CACHE_SECONDS = 5.0
-_USERNAME_RE = re.compile(r"^[a-z][a-z0-9.\-_]{2,21}$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
-_RESERVED = {"all", "channel", "here", "matterbot", "system"}
 _hasher = PasswordHasher()
 
 
@@ -47,19 +45,31 @@ class Session:
         return SYSTEM_ADMIN in self.roles.split()
 
 
-def check_username(username: object) -> str:
-    if not isinstance(username, str) or not _USERNAME_RE.match(username) or username in _RESERVED:
-        raise BadRequest(
-            "Invalid username: 3-22 lowercase letters, digits, '.', '-' or '_', starting with a letter.",
-            "model.user.is_valid.username.app_error",
-        )
-    return username
+class _FirstUserTaken(Exception):
+    """Another sign-up committed first: this one is not the node's first user after all."""
+
+
+def _username_taken() -> Conflict:
+    return Conflict("An account with that username already exists.", "app.user.save.username_exists.app_error")
+
+
+def _email_taken() -> Conflict:
+    return Conflict("An account with that email already exists.", "app.user.save.email_exists.app_error")
+
+
+def _check_names_free(conn: sqlite3.Connection, username: str | None, email: str | None, owner_id: str = "") -> None:
+    """Raise Conflict if another live user holds (or is shown under) the username or email; runs in the writer."""
+    if username is not None and taken(USERNAME, conn, username, owner_id=owner_id):
+        raise _username_taken()
+    if email is not None and taken(EMAIL, conn, email, owner_id=owner_id):
+        raise _email_taken()
 
 
 class UserService:
     def __init__(self, ctx: Context, audit: AuditLog):
         self._ctx = ctx
         self._audit = audit
+        self._names = Names.of(ctx)
         # token -> (session, expiry): every request resolves its token, and most come in bursts
         self._sessions: dict[str, tuple[Session, float]] = {}
 
@@ -72,24 +82,25 @@ class UserService:
         return row
 
     async def get(self, user_id: str) -> dict[str, Any]:
-        return user_json(await self.row(user_id))
+        return await self._names.show_user(user_json(await self.row(user_id)))
 
     async def get_by_username(self, username: str) -> dict[str, Any]:
-        row = await self._ctx.store.fetchone("SELECT * FROM users WHERE username = ? AND _deleted = 0", (username,))
-        if row is None:
+        user_id = await self._names.resolve(USERNAME, username)
+        if user_id is None:
             raise NotFound("Unable to find an existing account matching your username.", "app.user.get_by_username.app_error")
-        return user_json(row)
+        return await self.get(user_id)
 
     async def get_many(self, ids: list[str]) -> list[dict[str, Any]]:
         return await self._where_in("id", ids)
 
     async def get_many_by_username(self, names: list[str]) -> list[dict[str, Any]]:
-        return await self._where_in("username", names)
+        found = await self._names.resolve_many(USERNAME, [n for n in names if isinstance(n, str)])
+        return await self._where_in("id", list(found.values()))
 
     async def _where_in(self, column: str, values: list[str]) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
             f"SELECT * FROM users WHERE {column} IN (SELECT value FROM json_each(?)) AND _deleted = 0", (json.dumps(values),))
-        return [user_json(r) for r in rows]
+        return await self._names.show_users([user_json(r) for r in rows])
 
     async def list(self, page: int, per_page: int, in_team: str | None = None, in_channel: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT u.* FROM users u", []
@@ -101,7 +112,7 @@ class UserService:
             params.append(in_channel)
         sql += " WHERE u._deleted = 0 ORDER BY u.username LIMIT ? OFFSET ?"
         rows = await self._ctx.store.fetchall(sql, (*params, per_page, page * per_page))
-        return [user_json(r) for r in rows]
+        return await self._names.show_users([user_json(r) for r in rows])
 
     async def search(self, term: str, limit: int = 100, team_id: str | None = None) -> builtins.list[dict[str, Any]]:
         like = term.lower().lstrip("@").replace("%", r"\%").replace("_", r"\_") + "%"
@@ -113,7 +124,7 @@ class UserService:
         sql += (" WHERE u._deleted = 0 AND (lower(u.username) LIKE ? ESCAPE '\\' OR lower(u.first_name) LIKE ? ESCAPE '\\'"
                 " OR lower(u.last_name) LIKE ? ESCAPE '\\' OR lower(u.nickname) LIKE ? ESCAPE '\\') ORDER BY u.username LIMIT ?")
         rows = await self._ctx.store.fetchall(sql, (*params, like, like, like, like, limit))
-        return [user_json(r) for r in rows]
+        return await self._names.show_users([user_json(r) for r in rows])
 
     async def count(self) -> int:
         row = await self._ctx.store.fetchone("SELECT count(*) FROM users WHERE _deleted = 0")
@@ -124,33 +135,29 @@ class UserService:
     async def create(self, body: dict[str, Any], *, is_bot: bool = False, bot_owner_id: str = "",
                      bot_description: str = "") -> dict[str, Any]:
         """Create a user; on a node with no users yet the first one becomes system admin, as in Mattermost."""
-        username = check_username(str(body.get("username", "")).lower() if isinstance(body.get("username"), str) else body.get("username"))
-        email = body.get("email", "")
+        username = check_username(body.get("username"))
         if not is_bot:
-            if not isinstance(email, str) or not _EMAIL_RE.match(email) or len(email) > 128:
-                raise BadRequest("Invalid email.", "model.user.is_valid.email.app_error")
+            email = check_email(body.get("email"))
             password = body.get("password")
             if not isinstance(password, str) or not 5 <= len(password) <= 72:
                 raise BadRequest("Your password must contain between 5 and 72 characters.",
                                  "model.user.is_valid.pwd_length.app_error")
         else:
-            email = email or f"{username}@localhost"
+            email = check_email(body.get("email") or f"{username}@localhost")
             password = None
         for name in ("first_name", "last_name", "nickname", "position"):
-            value = body.get(name, "")
-            if not isinstance(value, str) or len(value) > 64:
-                raise BadRequest(f"Invalid {name}.", f"model.user.is_valid.{name}.app_error")
-        if await self._ctx.store.fetchone("SELECT 1 FROM users WHERE username = ? AND _deleted = 0", (username,)):
-            raise Conflict("An account with that username already exists.", "app.user.save.username_exists.app_error")
-        if await self._ctx.store.fetchone("SELECT 1 FROM users WHERE lower(email) = lower(?) AND _deleted = 0", (email,)):
-            raise Conflict("An account with that email already exists.", "app.user.save.email_exists.app_error")
+            check_text(body.get(name, ""), 64, f"model.user.is_valid.{name}.app_error")
+        # Fail early without hashing; the check that counts is the one inside the write below.
+        if await self._names.resolve(USERNAME, username) is not None:
+            raise _username_taken()
+        if await self._names.resolve(EMAIL, email) is not None:
+            raise _email_taken()
         first = self._ctx.first_user_becomes_admin and not is_bot and await self.count() == 0
-        roles = f"{SYSTEM_ADMIN} {SYSTEM_USER}" if first else SYSTEM_USER
         password_hash = await asyncio.to_thread(_hasher.hash, password) if password else ""
         now = self._ctx.now_ms()
         user_id = new_id()
         fields = {
-            "username": username, "email": email, "roles": roles, "password_hash": password_hash,
+            "username": username, "email": email, "roles": SYSTEM_USER, "password_hash": password_hash,
             "first_name": body.get("first_name", ""), "last_name": body.get("last_name", ""),
             "nickname": body.get("nickname", ""), "position": body.get("position", ""),
             "locale": body.get("locale") if isinstance(body.get("locale"), str) else "en",
@@ -159,26 +166,40 @@ class UserService:
         }
         if isinstance(body.get("props"), dict):
             fields["props"] = body["props"]
-        await self._ctx.store.write(DIRECTORY_SCOPE, [Create("user", user_id, fields)])
+        if first:
+            try:
+                await self._ctx.store.write(DIRECTORY_SCOPE, [Create("user", user_id, {
+                    **fields, "roles": f"{SYSTEM_ADMIN} {SYSTEM_USER}"})], check=lambda conn: _check_first(conn, username, email))
+                return await self.get(user_id)
+            except _FirstUserTaken:
+                pass  # a concurrent sign-up committed first: this one is an ordinary user
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Create("user", user_id, fields)],
+                                    check=lambda conn: _check_names_free(conn, username, email))
         return await self.get(user_id)
 
     async def patch(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        await self.row(user_id)
+        row = await self.row(user_id)
         fields: dict[str, Any] = {}
         for name in ("first_name", "last_name", "nickname", "position", "locale"):
             if name in body:
-                if not isinstance(body[name], str) or len(body[name]) > 64:
-                    raise BadRequest(f"Invalid {name}.", f"model.user.is_valid.{name}.app_error")
-                fields[name] = body[name]
+                fields[name] = check_text(body[name], 64, f"model.user.is_valid.{name}.app_error")
+        # A name is written only when it changes: rewriting it would restamp the claim and could lose
+        # it to an entity that took the name later on another node (see names.py).
+        username = email = None
         if "username" in body:
-            fields["username"] = check_username(body["username"])
+            username = check_username(body["username"])
+            if username == await self._names.shown(USERNAME, user_id, row["username"] or ""):
+                username = None
+            else:
+                fields["username"] = username
         for name in ("props", "notify_props", "timezone"):
             if name in body:
                 if not isinstance(body[name], dict):
                     raise BadRequest(f"Invalid {name}.", f"model.user.is_valid.{name}.app_error")
                 fields[name] = body[name]
         fields["update_at"] = self._ctx.now_ms()
-        await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, fields)])
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, fields)],
+                                    check=lambda conn: _check_names_free(conn, username, email, owner_id=user_id))
         return await self.get(user_id)
 
     async def set_roles(self, user_id: str, roles: str, actor: Session) -> None:
@@ -197,10 +218,7 @@ class UserService:
     # -- sessions --------------------------------------------------------------------------
 
     async def login(self, login_id: str, password: str, device_id: str = "", ip: str = "") -> tuple[Session, dict[str, Any]]:
-        row = await self._ctx.store.fetchone(
-            "SELECT * FROM users WHERE (username = lower(?) OR lower(email) = lower(?)) AND _deleted = 0 AND is_bot IS NOT 1",
-            (login_id, login_id),
-        )
+        row = await self._login_row(login_id)
         ok = False
         if row is not None and row["password_hash"]:
             try:
@@ -214,7 +232,18 @@ class UserService:
                                "api.user.login.invalid_credentials_email_username")
         session = await self._new_session(row["id"], row["roles"] or SYSTEM_USER, device_id)
         await self._audit.record("login", user_id=row["id"], ip=ip, session_id=session.id)
-        return session, user_json(row)
+        return session, await self._names.show_user(user_json(row))
+
+    async def _login_row(self, login_id: str) -> sqlite3.Row | None:
+        """The user a login id names: by username, else by email, as the name rule resolves them."""
+        if not isinstance(login_id, str) or not login_id:
+            return None
+        for ns in (USERNAME, EMAIL):
+            user_id = await self._names.resolve(ns, login_id.strip() if ns is EMAIL else login_id)
+            if user_id is not None:
+                return await self._ctx.store.fetchone(
+                    "SELECT * FROM users WHERE id = ? AND _deleted = 0 AND is_bot IS NOT 1", (user_id,))
+        return None
 
     async def _host_here(self, user_id: str) -> None:
         """Record, once, that the user uses this node (logs in, or makes a personal access token here):
@@ -329,12 +358,19 @@ class UserService:
         row = await self._ctx.store.fetchone("SELECT * FROM users WHERE id = ? AND is_bot = 1 AND _deleted = 0", (user_id,))
         if row is None:
             raise NotFound("Unable to find the bot.", "store.sql_bot.get.missing.app_error")
-        return _bot_json(row)
+        return {**_bot_json(row), "username": await self._names.shown(USERNAME, row["id"], row["username"] or "")}
 
     async def bots(self, page: int, per_page: int) -> builtins.list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall("SELECT * FROM users WHERE is_bot = 1 AND _deleted = 0 ORDER BY username "
                                               "LIMIT ? OFFSET ?", (per_page, page * per_page))
-        return [_bot_json(r) for r in rows]
+        return [{**_bot_json(r), "username": await self._names.shown(USERNAME, r["id"], r["username"] or "")} for r in rows]
+
+
+def _check_first(conn: sqlite3.Connection, username: str, email: str) -> None:
+    """The precondition of a first sign-up: the names are free and there is still no user at all."""
+    _check_names_free(conn, username, email)
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM users WHERE _deleted = 0)").fetchone()[0]:
+        raise _FirstUserTaken()
 
 
 def _bot_json(row: sqlite3.Row) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .channels import ChannelService
 from .context import DIRECTORY_SCOPE, Context
 from .errors import BadRequest, Forbidden, NotFound
 from .membership import Memberships
+from .names import CHANNEL, USERNAME, Names
 from .posts import MAX_MESSAGE_RUNES, PostService
 from .slack import (
     attachments_processed,
@@ -392,7 +393,9 @@ class WebhookService:
             if row is None:
                 raise NotFound("Unable to find the webhook's channel.", "app.channel.get.existing.app_error")
         elif name.startswith("@"):
-            user = await self._ctx.store.fetchone("SELECT id FROM users WHERE username = ? AND _deleted = 0", (name[1:],))
+            user_id = await Names.of(self._ctx).resolve(USERNAME, name[1:])
+            user = None if user_id is None else await self._ctx.store.fetchone(
+                "SELECT id FROM users WHERE id = ? AND _deleted = 0", (user_id,))
             if user is None:
                 raise BadRequest("Unable to find the user.", "web.incoming_webhook.user.app_error")
             self._check_unlocked(hook, "")
@@ -401,8 +404,9 @@ class WebhookService:
             direct = await self._channels.direct([owner.user_id, user["id"]], owner)
             row = await self._channels.row(direct["id"])
         else:
-            row = await self._ctx.store.fetchone("SELECT * FROM channels WHERE team_id = ? AND name = ? AND _deleted = 0",
-                                                 (hook["team_id"], name.removeprefix("#")))
+            channel_id = await Names.of(self._ctx).resolve(CHANNEL, name.removeprefix("#"), hook["team_id"] or "")
+            row = None if channel_id is None else await self._ctx.store.fetchone(
+                "SELECT * FROM channels WHERE id = ? AND _deleted = 0", (channel_id,))
             if row is None:
                 raise NotFound("Unable to find the channel.", "web.incoming_webhook.channel.app_error")
         self._check_unlocked(hook, row["id"])
