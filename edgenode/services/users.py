@@ -53,6 +53,11 @@ def _username_taken() -> Conflict:
     return Conflict("An account with that username already exists.", "app.user.save.username_exists.app_error")
 
 
+def _sign_up_closed() -> Forbidden:
+    return Forbidden("Only a system admin can create users on this node.",
+                     "api.user.create_user.signup_email_disabled.app_error")
+
+
 def _email_taken() -> Conflict:
     return Conflict("An account with that email already exists.", "app.user.save.email_exists.app_error")
 
@@ -133,8 +138,12 @@ class UserService:
     # -- creating --------------------------------------------------------------------------
 
     async def create(self, body: dict[str, Any], *, is_bot: bool = False, bot_owner_id: str = "",
-                     bot_description: str = "") -> dict[str, Any]:
-        """Create a user; on a node with no users yet the first one becomes system admin, as in Mattermost."""
+                     bot_description: str = "", first_only: bool = False) -> dict[str, Any]:
+        """Create a user; on a node with no users yet the first one becomes system admin, as in Mattermost.
+
+        `first_only` (an open sign-up, without an admin's session): refused with Forbidden unless
+        this is the node's first user when the write commits.
+        """
         username = check_username(body.get("username"))
         if not is_bot:
             email = check_email(body.get("email"))
@@ -153,6 +162,8 @@ class UserService:
         if await self._names.resolve(EMAIL, email) is not None:
             raise _email_taken()
         first = self._ctx.first_user_becomes_admin and not is_bot and await self.count() == 0
+        if first_only and not first:
+            raise _sign_up_closed()
         password_hash = await asyncio.to_thread(_hasher.hash, password) if password else ""
         now = self._ctx.now_ms()
         user_id = new_id()
@@ -172,7 +183,9 @@ class UserService:
                     **fields, "roles": f"{SYSTEM_ADMIN} {SYSTEM_USER}"})], check=lambda conn: _check_first(conn, username, email))
                 return await self.get(user_id)
             except _FirstUserTaken:
-                pass  # a concurrent sign-up committed first: this one is an ordinary user
+                if first_only:
+                    raise _sign_up_closed() from None
+                # a concurrent sign-up committed first: this one is an ordinary user
         await self._ctx.store.write(DIRECTORY_SCOPE, [Create("user", user_id, fields)],
                                     check=lambda conn: _check_names_free(conn, username, email))
         return await self.get(user_id)

@@ -30,7 +30,9 @@ async def create_user(request: Request) -> Response:
     if not is_admin and (not svc.ctx.first_user_becomes_admin or await svc.users.count() > 0):
         # a node that joined a mesh gets its admins (and users) from the mesh's directory
         raise Forbidden("Only a system admin can create users on this node.", "api.user.create_user.signup_email_disabled.app_error")
-    user = await svc.users.create(body)
+    # Without an admin's session only the node's first user may sign up: the service checks that
+    # inside the write, so of concurrent open sign-ups exactly one gets through.
+    user = await svc.users.create(body, first_only=not is_admin)
     await svc.audit.record("createUser", user_id=session.user_id if session else user["id"], extra=f"user={user['id']}")
     return json_response(user, 201)
 
