@@ -33,6 +33,8 @@ import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
 
 from sync import FeedHead, FeedId
 
+from edgenode.store import Store, StoreClosedError
+
 from .context import Context
 from .events import Broadcast, Event
 from .models import channel_json, team_json, user_json
@@ -167,11 +169,21 @@ class Names:
     _of: ClassVar[weakref.WeakKeyDictionary[Any, Names]] = weakref.WeakKeyDictionary()
 
     def __init__(self, ctx: Context):
-        self._ctx = ctx
+        # Weakly: `of` keeps one Names per live store, and a strong reference back would keep every
+        # store (and its resolver) alive for good.
+        self._store_ref = weakref.ref(ctx.store)
+        self._events = ctx.events
         self._cache: dict[str, tuple[int, dict[str, tuple[str, str]]]] = {}
         self._announced: set[tuple[str, str, str]] = set()
         self._tasks: set[asyncio.Task[int]] = set()
         ctx.store.subscribe(self._heads_advanced)
+
+    @property
+    def _store(self) -> Store:
+        store = self._store_ref()
+        if store is None:
+            raise StoreClosedError("the store is closed")
+        return store
 
     @classmethod
     def of(cls, ctx: Context) -> Names:
@@ -184,11 +196,11 @@ class Names:
 
     async def demoted(self, ns: Namespace) -> dict[str, tuple[str, str]]:
         """id -> (scope, shown name) of every live entity of `ns` shown under a derived name."""
-        version = self._ctx.store.commits
+        version = self._store.commits
         cached = self._cache.get(ns.label)
         if cached is not None and cached[0] == version:
             return cached[1]
-        store = self._ctx.store
+        store = self._store
         claims = [claim_of(ns, r) for r in await store.fetchall(ns.conflicts_sql())]
         result: dict[str, tuple[str, str]] = {}
         if claims:
@@ -200,7 +212,7 @@ class Names:
     async def resolve(self, ns: Namespace, name: str, scope: str = "") -> str | None:
         """The id of the live entity `name` stands for in `scope`, or None."""
         key = name.lower()
-        rows = await self._ctx.store.fetchall(ns.holders_sql(), (scope, key))
+        rows = await self._store.fetchall(ns.holders_sql(), (scope, key))
         if rows:
             return min(claim_of(ns, r) for r in rows).id
         for entity_id, (s, shown) in (await self.demoted(ns)).items():
@@ -255,7 +267,7 @@ class Names:
 
     def _heads_advanced(self, heads: dict[FeedId, FeedHead]) -> None:
         # Only ops from peers can demote a name: local writes are checked free first.
-        if all(feed.author == self._ctx.store.node_id for feed in heads):
+        if all(feed.author == self._store.node_id for feed in heads):
             return
         try:
             task = asyncio.get_running_loop().create_task(self.announce())
@@ -279,14 +291,14 @@ class Names:
                     event = await self._event(ns, entity_id)
                     self._announced.add(mark)
                     if event is not None:
-                        self._ctx.events.publish(event)
+                        self._events.publish(event)
                         published += 1
         except Exception:  # a failed notice must not break the write that triggered it
             _log.exception("announcing demoted names failed")
         return published
 
     async def _event(self, ns: Namespace, entity_id: str) -> Event | None:
-        row = await self._ctx.store.fetchone(f"SELECT * FROM {ns.table} WHERE id = ?", (entity_id,))
+        row = await self._store.fetchone(f"SELECT * FROM {ns.table} WHERE id = ?", (entity_id,))
         if row is None:
             return None
         if ns.table == "users":
