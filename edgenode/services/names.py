@@ -175,7 +175,8 @@ class Names:
         self._events = ctx.events
         self._cache: dict[str, tuple[int, dict[str, tuple[str, str]]]] = {}
         self._announced: set[tuple[str, str, str]] = set()
-        self._tasks: set[asyncio.Task[int]] = set()
+        self._announcing: asyncio.Task[None] | None = None
+        self._again = False
         ctx.store.subscribe(self._heads_advanced)
 
     @property
@@ -269,12 +270,19 @@ class Names:
         # Only ops from peers can demote a name: local writes are checked free first.
         if all(feed.author == self._store.node_id for feed in heads):
             return
+        if self._announcing is not None and not self._announcing.done():
+            self._again = True  # a catch-up applies many segments: one pass after the running one will do
+            return
         try:
-            task = asyncio.get_running_loop().create_task(self.announce())
+            self._announcing = asyncio.get_running_loop().create_task(self._announce_until_settled())
         except RuntimeError:  # no loop (a store used outside asyncio): nobody to tell
             return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+    async def _announce_until_settled(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await self.announce()
 
     async def announce(self) -> int:
         """Publish one event per demotion this node has not announced yet; returns how many.
