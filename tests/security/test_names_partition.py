@@ -11,6 +11,7 @@ its JSON shows, and its owner is told.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -161,6 +162,34 @@ async def test_after_a_merge_a_demoted_name_can_be_fixed_by_renaming_and_a_deriv
     assert renamed["username"] == "samuel" and "name_conflict" not in renamed["props"]
     await _heal(north, south)
     assert (await north.ok("GET", "/users/username/samuel"))["id"] == loser["id"]
+
+
+async def test_every_demotion_is_announced_once_to_its_audience_and_resolving_writes_no_ops(
+        sites: tuple[Site, Site]) -> None:
+    north, south = sites
+    world = await _shared_world(north, south)
+    await north.ok("POST", "/teams", {"name": "relief", "display_name": "Relief N", "type": "O"})
+    await north.ok("POST", "/channels", {"team_id": world["team"]["id"], "name": "logistics", "display_name": "Log N"})
+    await asyncio.sleep(0.01)
+    team = await south.ok("POST", "/teams", {"name": "relief", "display_name": "Relief S", "type": "O"})
+    channel = await south.ok("POST", "/channels", {"team_id": world["team"]["id"], "name": "logistics",
+                                                   "display_name": "Log S"})
+    with north.node.services.ctx.events.subscribe(peer_writes=True) as told:
+        await _heal(north, south)
+        heads = await north.node.store.heads()
+        await asyncio.sleep(0.5)  # announcing runs after the ops were applied
+        await _heal(north, south)  # meeting again (nothing new) announces nothing more
+        await asyncio.sleep(0.5)
+        events = []
+        while not told.empty():
+            events.append(told.get_nowait())
+    notices = [(e.event, e.broadcast.team_id or e.broadcast.channel_id) for e in events
+               if e.event in ("update_team", "channel_updated")]
+    assert notices == [("update_team", team["id"]), ("channel_updated", channel["id"])]
+    shown = json.loads(next(e for e in events if e.event == "update_team").data["team"])["name"]
+    assert shown == f"relief-{team['id'][:6]}"
+    # resolving a conflict is a read: no node wrote anything for it
+    assert await north.node.store.heads() == heads == await south.node.store.heads()
 
 
 async def _next(subscription: "asyncio.Queue[Any]", name: str, user_id: str) -> dict[str, Any]:
