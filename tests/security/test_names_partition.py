@@ -192,6 +192,25 @@ async def test_every_demotion_is_announced_once_to_its_audience_and_resolving_wr
     assert await north.node.store.heads() == heads == await south.node.store.heads()
 
 
+async def test_after_a_merge_a_mention_names_whom_the_name_resolves_to(sites: tuple[Site, Site]) -> None:
+    north, south = sites
+    world = await _shared_world(north, south)
+    winner = await north.ok("POST", "/users", {"username": "sam", "email": "sam@example.com", "password": "password1"})
+    await asyncio.sleep(0.01)
+    loser = await south.ok("POST", "/users", {"username": "sam", "email": "sam.s@example.com", "password": "password1"})
+    await _heal(north, south)
+    team_id = world["team"]["id"]
+    for user in (winner, loser):
+        await north.ok("POST", f"/teams/{team_id}/members", {"team_id": team_id, "user_id": user["id"]})
+    square = await north.ok("GET", f"/teams/{team_id}/channels/name/town-square")
+    mentioned = {}
+    for text in ("hello @sam", f"hello @sam-{loser['id'][:6]}"):
+        post = await north.ok("POST", "/posts", {"channel_id": square["id"], "message": text})
+        row = await north.node.store.fetchone("SELECT mentions FROM posts WHERE id = ?", (post["id"],))
+        mentioned[text] = json.loads(row["mentions"])
+    assert mentioned == {"hello @sam": [winner["id"]], f"hello @sam-{loser['id'][:6]}": [loser["id"]]}
+
+
 async def _next(subscription: "asyncio.Queue[Any]", name: str, user_id: str) -> dict[str, Any]:
     while True:
         event = await subscription.get()
