@@ -1,6 +1,6 @@
 """Property: whatever the partitions and the order ops arrive in, every node maps names to entities alike.
 
-Three real stores write creates and renames of users and channels with names from a small pool
+Three real stores write creates, renames and deletes of users and channels with names from a small pool
 (so they collide, in any case, and with each other's derived names), without any local check (the
 worst a set of offline nodes could produce), while random pairs sync through the real protocol.
 After the partition heals, every node computes the same name -> entity map, in which every live
@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crdt import Create, Update
+from crdt import Create, Delete, Update
 from edgenode.schema import SCHEMA
 from edgenode.services.context import Context
 from edgenode.services.names import CHANNEL, EMAIL, USERNAME, Namespace, Names
@@ -38,6 +38,7 @@ _step = st.one_of(
     st.tuples(st.just("channel"), _node, st.sampled_from("ab"), st.sampled_from(CHANNELS)),
     st.tuples(st.just("rename_user"), _node, st.integers(0, 20), st.sampled_from(USERNAMES)),
     st.tuples(st.just("rename_channel"), _node, st.integers(0, 20), st.sampled_from(CHANNELS)),
+    st.tuples(st.just("delete_user"), _node, st.integers(0, 20)),  # frees its names
     st.tuples(st.just("sync"), _node, _node),
 )
 
@@ -77,6 +78,10 @@ async def _run(steps: list[tuple[Any, ...]], folder: Path) -> dict[tuple[str, st
                 await node.write("directory", [Create("channel", f"{step[2] * 6}{serial:020d}",
                                                       {"team_id": TEAM, "type": "O", "name": step[3]},
                                                       deps=[("team", TEAM)])])
+            elif kind == "delete_user":
+                ids = [r[0] for r in await node.fetchall("SELECT id FROM users ORDER BY id")]
+                if ids:
+                    await node.write("directory", [Delete("user", ids[step[2] % len(ids)])])
             elif kind in ("rename_user", "rename_channel"):
                 table, entity, column = (("users", "user", "username") if kind == "rename_user"
                                          else ("channels", "channel", "name"))
