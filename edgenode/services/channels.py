@@ -14,7 +14,7 @@ from .audit import AuditLog
 from .context import Context, channel_scope, user_scope
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .events import Broadcast, Event
-from .membership import Memberships, member_id
+from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships, member_id
 from .models import channel_json, channel_member_json
 from .teams import DEFAULT_CHANNELS
 from .unreads import channel_counts
@@ -125,7 +125,7 @@ class ChannelService:
 
     async def for_user(self, user_id: str, team_id: str, include_deleted: bool = False) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT c.* FROM channels c JOIN channel_members m ON m.channel_id = c.id "
+            f"SELECT c.* FROM channels c JOIN {EFFECTIVE_CHANNEL_MEMBERS} m ON m.channel_id = c.id "
             "WHERE m.user_id = ? AND (c.team_id = ? OR c.type IN ('D', 'G')) AND c._deleted = 0 "
             "AND (? OR coalesce(c.delete_at, 0) = 0) ORDER BY c.display_name, c.name",
             (user_id, team_id, int(include_deleted)))
@@ -347,15 +347,20 @@ class ChannelService:
         counts = (await channel_counts(self._ctx.store, user_id, channel_ids=[channel_id])).get(channel_id)
         return counts.member_fields() if counts is not None else {}
 
+    async def member_count(self, channel_id: str) -> int:
+        row = await self._ctx.store.fetchone(f"SELECT count(*) FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE m.channel_id = ?",
+                                             (channel_id,))
+        return int(row[0]) if row else 0
+
     async def members(self, channel_id: str, page: int, per_page: int) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT m.user_id FROM channel_members m WHERE m.channel_id = ? ORDER BY m.user_id LIMIT ? OFFSET ?",
+            f"SELECT m.user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE m.channel_id = ? ORDER BY m.user_id LIMIT ? OFFSET ?",
             (channel_id, per_page, page * per_page))
         return [await self.member(channel_id, r["user_id"]) for r in rows]
 
     async def members_for_user(self, user_id: str, team_id: str) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT m.channel_id FROM channel_members m JOIN channels c ON c.id = m.channel_id "
+            f"SELECT m.channel_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m JOIN channels c ON c.id = m.channel_id "
             "WHERE m.user_id = ? AND (c.team_id = ? OR c.type IN ('D', 'G'))", (user_id, team_id))
         return [await self.member(r["channel_id"], user_id) for r in rows]
 

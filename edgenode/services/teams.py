@@ -10,16 +10,24 @@ from crdt import Create, Op, Update
 from edgenode.ids import new_id, new_token
 
 from .audit import AuditLog
-from .context import DIRECTORY_SCOPE, Context
+from .context import DIRECTORY_SCOPE, Context, channel_scope, user_scope
 from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .events import Broadcast, Event
 from .membership import Memberships, member_id
 from .models import team_json, team_member_json
 from .users import Session
 
-__all__ = ["TeamService", "DEFAULT_CHANNELS"]
+__all__ = ["TeamService", "DEFAULT_CHANNELS", "leave_team_events"]
 
 _TEAM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
 DEFAULT_CHANNELS = (("town-square", "Town Square"), ("off-topic", "Off-Topic"))
+
+
+def leave_team_events(team_id: str, user_id: str, *, from_peer: bool = False) -> builtins.list[Event]:
+    """Mattermost's leave_team: one for the team's remaining members, one for the user who left."""
+    data = {"team_id": team_id, "user_id": user_id}
+    return [Event("leave_team", data, Broadcast(team_id=team_id), from_peer),
+            Event("leave_team", data, Broadcast(user_id=user_id), from_peer)]
 
 
 class TeamService:
@@ -124,8 +132,22 @@ class TeamService:
         remove = await self._members.remove("team.members", team_id, user_id)
         if remove is None:
             raise NotFound("Unable to find the team member.", "app.team.get_member.missing.app_error")
-        await self._ctx.store.write(DIRECTORY_SCOPE, [remove])
+        # Leaving a team leaves its channels, as in Mattermost, in the same transaction. Each channel
+        # removal also travels in the user's own scope: the user's nodes may be entitled to a private
+        # channel only through this user, and must still learn that they left it.
+        channel_removes = await self._members.team_channel_removes(team_id, user_id)
+        writes: builtins.list[tuple[str, builtins.list[Op]]] = [(DIRECTORY_SCOPE, [remove])]
+        writes += [(channel_scope(channel_id), [op]) for channel_id, op in channel_removes]
+        if channel_removes:
+            writes.append((user_scope(user_id), [op for _, op in channel_removes]))
+        await self._ctx.store.write_scopes(writes)
         await self._audit.record("removeTeamMember", user_id=actor.user_id, extra=f"team={team_id} user={user_id}")
+        from .channels import user_removed_events  # channels imports this module (DEFAULT_CHANNELS)
+        for channel_id, _ in channel_removes:
+            for event in user_removed_events(channel_id, user_id, actor.user_id):
+                self._ctx.events.publish(event)
+        for event in leave_team_events(team_id, user_id):
+            self._ctx.events.publish(event)
 
     async def member(self, team_id: str, user_id: str) -> dict[str, Any]:
         roles = await self._members.team_roles(team_id, user_id)
