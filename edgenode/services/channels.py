@@ -286,7 +286,13 @@ class ChannelService:
 
     async def restore(self, channel_id: str, actor: Session) -> dict[str, Any]:
         channel = await self.row(channel_id)
-        await self._check_manage(channel, actor)
+        if channel["type"] in ("D", "G"):
+            raise BadRequest("Direct and group channels cannot be restored.", "api.channel.restore_channel.unarchived")
+        # Mattermost's restoreChannel asks for manage_team on the channel's team: team and system admins,
+        # not the channel's members (who may archive it).
+        team_roles = await self._members.team_roles(channel["team_id"], actor.user_id)
+        if not actor.is_system_admin and not (team_roles is not None and "team_admin" in team_roles.split()):
+            raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
         await self._ctx.store.write(channel_scope(channel_id), [Update("channel", channel_id, {"delete_at": 0,
                                                                                              "update_at": self._ctx.now_ms()})])
         return await self.to_json(await self.row(channel_id))
@@ -366,8 +372,11 @@ class ChannelService:
 
     async def update_member_roles(self, channel_id: str, user_id: str, roles: str, actor: Session) -> None:
         channel = await self.row(channel_id)
+        # manage_channel_roles: channel admins, and team and system admins (Mattermost's default scheme)
         member_roles = await self._members.channel_roles(channel_id, actor.user_id)
-        if not actor.is_system_admin and not (member_roles and "channel_admin" in member_roles.split()):
+        team_roles = await self._members.team_roles(channel["team_id"], actor.user_id) if channel["team_id"] else None
+        if not actor.is_system_admin and not (member_roles and "channel_admin" in member_roles.split()) and not (
+                team_roles and "team_admin" in team_roles.split()):
             raise Forbidden("You do not have the appropriate permissions.")
         wanted = roles.split()
         if not wanted or not set(wanted) <= {"channel_user", "channel_admin", "channel_guest"}:

@@ -59,6 +59,13 @@ class TeamService:
         if row["type"] == "I" and not actor.is_system_admin and not await self._members.is_team_member(row["id"], actor.user_id):
             raise Forbidden("You do not have the appropriate permissions.")
 
+    async def check_view(self, team_id: str, actor: Session) -> None:
+        """Mattermost's view_team: a team's members (and who they are) are for its members and system
+        admins, whether the team is open or invite-only."""
+        await self.row(team_id)
+        if not actor.is_system_admin and not await self._members.is_team_member(team_id, actor.user_id):
+            raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
+
     async def for_user(self, user_id: str) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
             "SELECT t.* FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ? AND t._deleted = 0 "
