@@ -1,0 +1,79 @@
+"""Rights derived from an account outlive neither the account nor its owner.
+
+A deactivation may be made on another node: when it arrives, the user's sessions and personal access
+tokens are refused on the very next request (not after a cache expires), and so are the tokens of
+the bots the user owns (Mattermost disables a deactivated user's bots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.members_world import World, serve, world_at
+
+from crdt import Update
+from edgenode.node import open_node
+from edgenode.services.context import DIRECTORY_SCOPE
+from sync.session import reconcile_pair
+
+
+@dataclass
+class Nodes:
+    a: World
+    b: World
+
+
+@pytest.fixture
+async def nodes(tmp_path: Path) -> AsyncIterator[Nodes]:
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(world_at(tmp_path / "a"))
+        b = await stack.enter_async_context(serve(await stack.enter_async_context(open_node(tmp_path / "b"))))
+        await reconcile_pair(a.node.store, b.node.store)
+        yield Nodes(a, b)
+
+
+async def _deactivate_on_b_and_sync(nodes: Nodes, user_id: str) -> None:
+    """A deactivation made on node B (by its admin tooling), replicated to node A."""
+    await reconcile_pair(nodes.a.node.store, nodes.b.node.store)
+    now = nodes.b.node.services.ctx.now_ms()
+    await nodes.b.node.store.write(DIRECTORY_SCOPE, [Update("user", user_id, {"delete_at": now, "update_at": now})])
+    await reconcile_pair(nodes.a.node.store, nodes.b.node.store)
+
+
+async def _me(world: World, token: str) -> int:
+    response = await world.client.get("/api/v4/users/me", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code
+
+
+async def test_a_deactivated_users_session_and_tokens_are_refused_at_once(nodes: Nodes) -> None:
+    a = nodes.a
+    session = a.tokens["bob"]
+    token = (await a.ok("POST", "/api/v4/users/me/tokens", "bob", json={"description": "cli"}))["token"]
+    assert await _me(a, session) == 200 and await _me(a, token) == 200  # both now in the session cache
+    await _deactivate_on_b_and_sync(nodes, a.ids["bob"])
+    assert await _me(a, session) == 401
+    assert await _me(a, token) == 401
+    relogin = await a.call("POST", "/api/v4/users/login", json={"login_id": "bob", "password": "password1"})
+    assert relogin.status_code == 401
+    assert await _me(a, a.tokens["alice"]) == 200  # nobody else is touched
+
+
+async def test_a_bots_token_is_refused_once_its_owner_is_deactivated(nodes: Nodes) -> None:
+    a = nodes.a
+    carol = await a.create_user("carol")
+    await a.ok("PUT", f"/api/v4/users/{carol}/roles", "admin", json={"roles": "system_user system_admin"})
+    await a.login("carol")
+    bot = await a.ok("POST", "/api/v4/bots", "carol", status=201, json={"username": "relay-bot"})
+    assert bot["owner_id"] == carol
+    token = (await a.ok("POST", f"/api/v4/users/{bot['user_id']}/tokens", "admin", json={"description": "relay"}))["token"]
+    assert await _me(a, token) == 200
+    await _deactivate_on_b_and_sync(nodes, carol)
+    assert await _me(a, token) == 401
+    admin_bot = await a.ok("POST", "/api/v4/bots", "admin", status=201, json={"username": "admin-bot"})
+    admin_bot_token = (await a.ok("POST", f"/api/v4/users/{admin_bot['user_id']}/tokens", "admin",
+                                  json={"description": "x"}))["token"]
+    assert await _me(a, admin_bot_token) == 200  # bots of active owners keep working
