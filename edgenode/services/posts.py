@@ -301,9 +301,11 @@ class PostService:
     async def _check_own_or_admin(self, row: sqlite3.Row, actor: Session, what: str) -> None:
         if row["user_id"] == actor.user_id or actor.is_system_admin:
             return
-        roles = await self._ctx.store.fetchone(
-            "SELECT a.roles FROM channel_member_attrs a WHERE a.id = ?", (f"{row['channel_id']}:{actor.user_id}",))
-        if roles is not None and roles[0] and "channel_admin" in roles[0].split():
+        # edit_others_posts and delete_others_posts belong to team admins in Mattermost's default roles,
+        # not to channel admins; and only to a current member of the channel's team
+        channel = await self._channels.row(row["channel_id"])
+        roles = await self._memberships.team_roles(channel["team_id"], actor.user_id) if channel["team_id"] else None
+        if roles is not None and "team_admin" in roles.split():
             return
         raise Forbidden(f"You do not have the appropriate permissions to {what} this post.")
 

@@ -7,6 +7,7 @@ the bots the user owns (Mattermost disables a deactivated user's bots).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -77,3 +78,43 @@ async def test_a_bots_token_is_refused_once_its_owner_is_deactivated(nodes: Node
     admin_bot_token = (await a.ok("POST", f"/api/v4/users/{admin_bot['user_id']}/tokens", "admin",
                                   json={"description": "x"}))["token"]
     assert await _me(a, admin_bot_token) == 200  # bots of active owners keep working
+
+
+# -- integrations act for their creator --------------------------------------------------------------
+
+async def _alpha_led_by_alice(a: World) -> tuple[str, str]:
+    """Team alpha, created by alice (so its team admin), with bob; and its town square."""
+    alpha = (await a.ok("POST", "/api/v4/teams", "alice", status=201,
+                        json={"name": "alpha", "display_name": "Alpha", "type": "O"}))["id"]
+    await a.add_to_team("bob", alpha, by="alice")
+    square = (await a.ok("GET", f"/api/v4/teams/{alpha}/channels/name/town-square", "alice"))["id"]
+    return alpha, square
+
+
+async def test_an_incoming_webhook_stops_posting_when_its_creator_leaves_the_team(nodes: Nodes) -> None:
+    a = nodes.a
+    alpha, square = await _alpha_led_by_alice(a)
+    hook = await a.ok("POST", "/api/v4/hooks/incoming", "alice", status=201, json={"channel_id": square})
+    assert (await a.call("POST", f"/hooks/{hook['id']}", json={"text": "build green"})).status_code == 200
+    await a.ok("DELETE", f"/api/v4/teams/{alpha}/members/{a.ids['alice']}", "admin")
+    refused = await a.call("POST", f"/hooks/{hook['id']}", json={"text": "build red"})
+    assert (refused.status_code, refused.json()["id"]) == (403, "web.incoming_webhook.permissions.app_error")
+    posts = await a.ok("GET", f"/api/v4/channels/{square}/posts", "bob")
+    assert "build red" not in {p["message"] for p in posts["posts"].values()}
+
+
+async def test_an_outgoing_webhook_stops_firing_when_its_creator_leaves_the_team(nodes: Nodes) -> None:
+    a = nodes.a
+    alpha, square = await _alpha_led_by_alice(a)
+    await a.ok("POST", "/api/v4/hooks/outgoing", "alice", status=201, json={
+        "team_id": alpha, "trigger_words": ["deploy"], "callback_urls": ["http://hooks.example.com/deploy"],
+        "display_name": "Deployer", "content_type": "application/json"})
+
+    async def deliveries(message: str) -> int:
+        post = await a.ok("POST", "/api/v4/posts", "bob", status=201, json={"channel_id": square, "message": message})
+        data = {"post": json.dumps(post), "channel_type": "O", "team_id": alpha, "channel_name": "town-square"}
+        return len(await a.node.services.outgoing.deliveries_for(data))
+
+    assert await deliveries("deploy now") == 1
+    await a.ok("DELETE", f"/api/v4/teams/{alpha}/members/{a.ids['alice']}", "admin")
+    assert await deliveries("deploy again") == 0  # the team's posts no longer leave through alice's hook
