@@ -56,7 +56,10 @@ class TeamService:
         return team_json(row)
 
     async def _check_visible(self, row: Any, actor: Session) -> None:
-        if row["type"] == "I" and not actor.is_system_admin and not await self._members.is_team_member(row["id"], actor.user_id):
+        """Mattermost's getTeam: a team open to all (type O, open invite) is visible to everyone, any other
+        only with view_team (its members, and system admins)."""
+        open_to_all = row["type"] == "O" and bool(row["allow_open_invite"])
+        if not open_to_all and not actor.is_system_admin and not await self._members.is_team_member(row["id"], actor.user_id):
             raise Forbidden("You do not have the appropriate permissions.")
 
     async def check_view(self, team_id: str, actor: Session) -> None:
@@ -74,7 +77,8 @@ class TeamService:
 
     async def list(self, page: int, per_page: int, actor: Session) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT * FROM teams WHERE _deleted = 0 AND (type = 'O' OR ?) ORDER BY display_name LIMIT ? OFFSET ?",
+            "SELECT * FROM teams WHERE _deleted = 0 AND ((type = 'O' AND allow_open_invite) OR ?) "
+            "ORDER BY display_name LIMIT ? OFFSET ?",
             (int(actor.is_system_admin), per_page, page * per_page))
         return [team_json(r) for r in rows]
 

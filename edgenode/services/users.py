@@ -23,10 +23,12 @@ from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from .membership import EFFECTIVE_CHANNEL_MEMBERS
 from .models import user_json
 
-__all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER"]
+__all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER", "TOKEN_ROLE"]
 
 SYSTEM_ADMIN = "system_admin"
 SYSTEM_USER = "system_user"
+TOKEN_ROLE = "system_user_access_token"
+"""Mattermost's role that lets a user who is not an admin make personal access tokens for themselves."""
 SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000
 _SESSION_CACHE_SECONDS = 5.0
 _USERNAME_RE = re.compile(r"^[a-z][a-z0-9.\-_]{2,21}$")
@@ -194,7 +196,7 @@ class UserService:
     async def set_roles(self, user_id: str, roles: str, actor: Session) -> None:
         if not actor.is_system_admin:
             raise Forbidden("You do not have the appropriate permissions.")
-        allowed = {SYSTEM_ADMIN, SYSTEM_USER, "system_guest"}
+        allowed = {SYSTEM_ADMIN, SYSTEM_USER, "system_guest", TOKEN_ROLE}
         wanted = roles.split()
         if not wanted or not set(wanted) <= allowed:
             raise BadRequest("Invalid roles.", "api.user.update_user_roles.invalid_roles")

@@ -53,6 +53,7 @@ async def _me(world: World, token: str) -> int:
 async def test_a_deactivated_users_session_and_tokens_are_refused_at_once(nodes: Nodes) -> None:
     a = nodes.a
     session = a.tokens["bob"]
+    await a.ok("PUT", f"/api/v4/users/{a.ids['bob']}/roles", "admin", json={"roles": "system_user system_user_access_token"})
     token = (await a.ok("POST", "/api/v4/users/me/tokens", "bob", json={"description": "cli"}))["token"]
     assert await _me(a, session) == 200 and await _me(a, token) == 200  # both now in the session cache
     await _deactivate_on_b_and_sync(nodes, a.ids["bob"])

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from edgenode.api.auth import require_session, session_or_none
 from edgenode.api.json import json_body, json_list_body, json_response, ok
 from edgenode.services import BadRequest, Forbidden, NotFound, Session
+from edgenode.services.users import TOKEN_ROLE
 
 from .common import paging, path_id, services, user_param
 
@@ -147,6 +148,11 @@ async def update_roles(request: Request) -> Response:
 
 async def create_token(request: Request) -> Response:
     session = await require_session(request)
+    # create_user_access_token: system admins, and users an admin gave the system_user_access_token
+    # role (for themselves), as in Mattermost's default roles
+    if not session.is_system_admin and not (TOKEN_ROLE in session.roles.split()
+                                            and user_param(request, session) == session.user_id):
+        raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
     body = await json_body(request)
     return json_response(await services(request).users.create_access_token(
         user_param(request, session), body.get("description", ""), session))
