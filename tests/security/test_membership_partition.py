@@ -131,3 +131,20 @@ async def test_a_live_peer_session_drops_the_channel_when_its_only_hosted_member
     change = await peer.refresh({DIRECTORY_SCOPE})
     assert not peer.allows(f"channel:{plans}")
     assert f"channel:{plans}" in change.lost
+
+
+async def test_a_team_removal_from_a_peer_tells_the_websocket_clients_here(pair: Pair) -> None:
+    a, b, plans, bob = pair.a, pair.b, pair.plans, pair.a.ids["bob"]
+    await a.ok("POST", f"/api/v4/channels/{plans}/members", "alice", status=201, json={"user_id": bob})
+    await _sync(a, b)
+    await b.node.services.peer_events.drain()
+    await a.ok("DELETE", f"/api/v4/teams/{a.team}/members/{bob}", "admin")
+    with b.node.services.ctx.events.subscribe(peer_writes=True) as heard:
+        await _sync(a, b)
+        await b.node.services.peer_events.drain()
+        events = []
+        while not heard.empty():
+            events.append(heard.get_nowait())
+    assert ("leave_team", a.team) in {(e.event, e.data.get("team_id")) for e in events}
+    removed = {e.data.get("channel_id") for e in events if e.event == "user_removed"}
+    assert {plans, a.town_square} <= removed
