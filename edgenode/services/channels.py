@@ -319,9 +319,15 @@ class ChannelService:
             raise Forbidden("You do not have the appropriate permissions.")
         if not await self._members.is_channel_member(channel_id, user_id):
             await self._ctx.store.write(channel_scope(channel_id), self._member_ops(channel_id, user_id, "channel_user"))
+            if not await self._members.is_channel_member(channel_id, user_id):
+                # the user left the team between the check above and the write: the add is inert for
+                # good (see services/membership.py), and the caller hears why, as if it had come later
+                raise BadRequest("The user is not a member of the channel's team.",
+                                 "api.channel.add_user.to.channel.failed.app_error")
             await self._audit.record("addChannelMember", user_id=actor.user_id, extra=f"channel={channel_id} user={user_id}")
             self._ctx.events.publish(user_added_event(channel_id, user_id, channel["team_id"]))
-        return await self.member(channel_id, user_id)
+        # the add was effective when checked; a removal racing in since is the next change, not this answer's
+        return await self.member(channel_id, user_id, must_be_member=False)
 
     async def remove_member(self, channel_id: str, user_id: str, actor: Session) -> None:
         channel = await self.row(channel_id)
@@ -341,8 +347,8 @@ class ChannelService:
         for event in user_removed_events(channel_id, user_id, actor.user_id):
             self._ctx.events.publish(event)
 
-    async def member(self, channel_id: str, user_id: str) -> dict[str, Any]:
-        if not await self._members.is_channel_member(channel_id, user_id):
+    async def member(self, channel_id: str, user_id: str, *, must_be_member: bool = True) -> dict[str, Any]:
+        if must_be_member and not await self._members.is_channel_member(channel_id, user_id):
             raise NotFound("The user is not a member of the channel.", "app.channel.get_member.missing.app_error")
         attrs = await self._ctx.store.fetchone("SELECT * FROM channel_member_attrs WHERE id = ?", (member_id(channel_id, user_id),))
         counts = await self.unread_counts(channel_id, user_id, attrs)

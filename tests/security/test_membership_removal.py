@@ -147,3 +147,19 @@ async def test_a_user_removed_from_a_team_receives_no_more_events_of_its_channel
     removed_from = {f["data"].get("channel_id") for f in frames if f["event"] == "user_removed"}
     assert {plans, world.town_square} <= removed_from
     assert any(f["event"] == "leave_team" and f["data"]["user_id"] == world.ids["bob"] for f in frames)
+
+
+async def test_a_channel_add_racing_a_team_removal_on_one_node_never_grants_access(world: World) -> None:
+    bob = world.ids["bob"]
+    for round_ in range(12):
+        channel = await world.channel(f"race-{round_}", "P", by="alice")
+        add, remove = await asyncio.gather(
+            world.call("POST", f"/api/v4/channels/{channel}/members", "alice", json={"user_id": bob}),
+            world.call("DELETE", f"/api/v4/teams/{world.team}/members/{bob}", "admin"))
+        assert remove.status_code == 200, remove.text
+        assert add.status_code in (201, 400), add.text  # 400: the removal came first
+        assert not await world.node.services.members.is_channel_member(channel, bob)
+        assert await _status(world, "GET", f"/api/v4/channels/{channel}/posts") == 403
+        await world.add_to_team("bob")  # and re-joining does not revive a racing add
+        assert not await world.node.services.members.is_channel_member(channel, bob)
+        assert await _status(world, "GET", f"/api/v4/channels/{channel}/posts") == 403
