@@ -7,6 +7,7 @@ the bots the user owns (Mattermost disables a deactivated user's bots).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -14,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.live_server import live_server, websocket_url
 from support.members_world import World, serve, world_at
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from crdt import Update
+from edgenode.api.routes.websocket import CLOSE_SESSION_INVALID
 from edgenode.node import open_node
 from edgenode.services.context import DIRECTORY_SCOPE
 from sync.session import reconcile_pair
@@ -119,3 +124,20 @@ async def test_an_outgoing_webhook_stops_firing_when_its_creator_leaves_the_team
     assert await deliveries("deploy now") == 1
     await a.ok("DELETE", f"/api/v4/teams/{alpha}/members/{a.ids['alice']}", "admin")
     assert await deliveries("deploy again") == 0  # the team's posts no longer leave through alice's hook
+
+
+async def test_a_deactivated_users_open_websocket_is_closed_at_its_next_event(nodes: Nodes) -> None:
+    a = nodes.a
+    async with live_server(a.node) as base_url, connect(websocket_url(base_url)) as ws:
+        await ws.send(json.dumps({"seq": 1, "action": "authentication_challenge", "data": {"token": a.tokens["bob"]}}))
+        async with asyncio.timeout(5):
+            assert json.loads(await ws.recv())["event"] == "hello"
+            assert json.loads(await ws.recv())["status"] == "OK"
+        await _deactivate_on_b_and_sync(nodes, a.ids["bob"])
+        await a.post(a.town_square, "after the deactivation", by="alice")
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(5):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    assert frame.get("event") != "posted", frame
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_SESSION_INVALID
