@@ -8,7 +8,10 @@ that user. A node hosts a user once the user was created or logged in there: the
 role, e.g. a datacenter node) hosts everyone and receives everything. A channel this node knows
 nothing of yet (its creation has not arrived) is treated as private.
 
-Membership moves entitlement:
+Membership moves entitlement; it is the effective membership every access check uses
+(services/membership.py: a user removed from a team is no member of its channels, whatever channel
+add was made concurrently elsewhere), so a removed user's laptop stops receiving what its owner may
+no longer read:
 - when a member hosted on node N joins a private channel (or a user of the channel logs in on N
   for the first time), N becomes entitled and receives the channel's whole history at once;
 - when the last member hosted on N leaves, N receives that removal and nothing written after it.
@@ -35,6 +38,7 @@ from sync.ports import ScopeChange
 
 from .mesh import node_roles
 from .services.context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE
+from .services.membership import EFFECTIVE_CHANNEL_MEMBERS
 
 __all__ = ["NeedToKnow", "PeerNeedToKnow", "HostingClaimError", "check_hosting_claims"]
 
@@ -44,11 +48,11 @@ _USER = "user"
 _HOSTED_USERS = f"SELECT user_id FROM {USER_NODES_TABLE} WHERE node = ?"
 _PUBLIC_CHANNELS = "SELECT id FROM channels WHERE type = 'O'"
 _ENTITLED_CHANNELS = (
-    f"SELECT DISTINCT m.channel_id FROM channel_members m JOIN {USER_NODES_TABLE} n "
+    f"SELECT DISTINCT m.channel_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m JOIN {USER_NODES_TABLE} n "
     "ON n.user_id = m.user_id AND n.node = ?")
 _CHANNEL_TYPE = "SELECT type FROM channels WHERE id = ?"
 _HOSTS_A_MEMBER = (
-    f"SELECT 1 FROM channel_members m JOIN {USER_NODES_TABLE} n ON n.user_id = m.user_id AND n.node = ? "
+    f"SELECT 1 FROM {EFFECTIVE_CHANNEL_MEMBERS} m JOIN {USER_NODES_TABLE} n ON n.user_id = m.user_id AND n.node = ? "
     "WHERE m.channel_id = ? LIMIT 1")
 _ALL_CHANNELS = "SELECT id FROM channels"
 _ALL_USERS = "SELECT id FROM users"
@@ -139,11 +143,10 @@ class PeerNeedToKnow:
         wide = DIRECTORY_SCOPE in scopes
         before = self._scopes() if wide else set()
         channels = {scope: self.allows(scope) for scope in scopes if scope.startswith(_CHANNEL + ":")}
-        if wide:  # who the peer hosts; a new host brings the channels of its users
-            hosted = await self._ids(_HOSTED_USERS, (self.node,))
-            if hosted != self.hosted:
-                self.hosted = hosted
-                self.entitled = await self._ids(_ENTITLED_CHANNELS, (self.node,))
+        if wide:  # who the peer hosts (a new host brings the channels of its users), and team memberships,
+            # which decide effective channel membership (services/membership.py)
+            self.hosted = await self._ids(_HOSTED_USERS, (self.node,))
+            self.entitled = await self._ids(_ENTITLED_CHANNELS, (self.node,))
         for scope in channels:  # one private channel each: whether it has a member the peer hosts
             await self._refresh_channel(scope.partition(":")[2])
         if wide:

@@ -14,7 +14,7 @@ from .audit import AuditLog
 from .context import Context, channel_scope, user_scope
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .events import Broadcast, Event
-from .membership import Memberships, member_id
+from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships, member_id
 from .models import channel_json, channel_member_json
 from .name_rules import check_channel_name, check_display_name, check_text
 from .names import CHANNEL, Names, taken
@@ -132,7 +132,7 @@ class ChannelService:
 
     async def for_user(self, user_id: str, team_id: str, include_deleted: bool = False) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT c.* FROM channels c JOIN channel_members m ON m.channel_id = c.id "
+            f"SELECT c.* FROM channels c JOIN {EFFECTIVE_CHANNEL_MEMBERS} m ON m.channel_id = c.id "
             "WHERE m.user_id = ? AND (c.team_id = ? OR c.type IN ('D', 'G')) AND c._deleted = 0 "
             "AND (? OR coalesce(c.delete_at, 0) = 0) ORDER BY c.display_name, c.name",
             (user_id, team_id, int(include_deleted)))
@@ -294,7 +294,13 @@ class ChannelService:
 
     async def restore(self, channel_id: str, actor: Session) -> dict[str, Any]:
         channel = await self.row(channel_id)
-        await self._check_manage(channel, actor)
+        if channel["type"] in ("D", "G"):
+            raise BadRequest("Direct and group channels cannot be restored.", "api.channel.restore_channel.unarchived")
+        # Mattermost's restoreChannel asks for manage_team on the channel's team: team and system admins,
+        # not the channel's members (who may archive it).
+        team_roles = await self._members.team_roles(channel["team_id"], actor.user_id)
+        if not actor.is_system_admin and not (team_roles is not None and "team_admin" in team_roles.split()):
+            raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
         await self._ctx.store.write(channel_scope(channel_id), [Update("channel", channel_id, {"delete_at": 0,
                                                                                              "update_at": self._ctx.now_ms()})])
         return await self.to_json(await self.row(channel_id))
@@ -321,9 +327,15 @@ class ChannelService:
             raise Forbidden("You do not have the appropriate permissions.")
         if not await self._members.is_channel_member(channel_id, user_id):
             await self._ctx.store.write(channel_scope(channel_id), self._member_ops(channel_id, user_id, "channel_user"))
+            if not await self._members.is_channel_member(channel_id, user_id):
+                # the user left the team between the check above and the write: the add is inert for
+                # good (see services/membership.py), and the caller hears why, as if it had come later
+                raise BadRequest("The user is not a member of the channel's team.",
+                                 "api.channel.add_user.to.channel.failed.app_error")
             await self._audit.record("addChannelMember", user_id=actor.user_id, extra=f"channel={channel_id} user={user_id}")
             self._ctx.events.publish(user_added_event(channel_id, user_id, channel["team_id"]))
-        return await self.member(channel_id, user_id)
+        # the add was effective when checked; a removal racing in since is the next change, not this answer's
+        return await self.member(channel_id, user_id, must_be_member=False)
 
     async def remove_member(self, channel_id: str, user_id: str, actor: Session) -> None:
         channel = await self.row(channel_id)
@@ -343,8 +355,8 @@ class ChannelService:
         for event in user_removed_events(channel_id, user_id, actor.user_id):
             self._ctx.events.publish(event)
 
-    async def member(self, channel_id: str, user_id: str) -> dict[str, Any]:
-        if not await self._members.is_channel_member(channel_id, user_id):
+    async def member(self, channel_id: str, user_id: str, *, must_be_member: bool = True) -> dict[str, Any]:
+        if must_be_member and not await self._members.is_channel_member(channel_id, user_id):
             raise NotFound("The user is not a member of the channel.", "app.channel.get_member.missing.app_error")
         attrs = await self._ctx.store.fetchone("SELECT * FROM channel_member_attrs WHERE id = ?", (member_id(channel_id, user_id),))
         counts = await self.unread_counts(channel_id, user_id, attrs)
@@ -355,22 +367,30 @@ class ChannelService:
         counts = (await channel_counts(self._ctx.store, user_id, channel_ids=[channel_id])).get(channel_id)
         return counts.member_fields() if counts is not None else {}
 
+    async def member_count(self, channel_id: str) -> int:
+        row = await self._ctx.store.fetchone(f"SELECT count(*) FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE m.channel_id = ?",
+                                             (channel_id,))
+        return int(row[0]) if row else 0
+
     async def members(self, channel_id: str, page: int, per_page: int) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT m.user_id FROM channel_members m WHERE m.channel_id = ? ORDER BY m.user_id LIMIT ? OFFSET ?",
+            f"SELECT m.user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE m.channel_id = ? ORDER BY m.user_id LIMIT ? OFFSET ?",
             (channel_id, per_page, page * per_page))
         return [await self.member(channel_id, r["user_id"]) for r in rows]
 
     async def members_for_user(self, user_id: str, team_id: str) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT m.channel_id FROM channel_members m JOIN channels c ON c.id = m.channel_id "
+            f"SELECT m.channel_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m JOIN channels c ON c.id = m.channel_id "
             "WHERE m.user_id = ? AND (c.team_id = ? OR c.type IN ('D', 'G'))", (user_id, team_id))
         return [await self.member(r["channel_id"], user_id) for r in rows]
 
     async def update_member_roles(self, channel_id: str, user_id: str, roles: str, actor: Session) -> None:
         channel = await self.row(channel_id)
+        # manage_channel_roles: channel admins, and team and system admins (Mattermost's default scheme)
         member_roles = await self._members.channel_roles(channel_id, actor.user_id)
-        if not actor.is_system_admin and not (member_roles and "channel_admin" in member_roles.split()):
+        team_roles = await self._members.team_roles(channel["team_id"], actor.user_id) if channel["team_id"] else None
+        if not actor.is_system_admin and not (member_roles and "channel_admin" in member_roles.split()) and not (
+                team_roles and "team_admin" in team_roles.split()):
             raise Forbidden("You do not have the appropriate permissions.")
         wanted = roles.split()
         if not wanted or not set(wanted) <= {"channel_user", "channel_admin", "channel_guest"}:

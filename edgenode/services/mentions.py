@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .context import Context
+from .membership import EFFECTIVE_CHANNEL_MEMBERS
 from .names import USERNAME, Names
 
 __all__ = ["CHANNEL_WIDE", "MentionFinder", "Mentionable", "find_mentions", "mentioned_names"]
@@ -114,7 +115,7 @@ class MentionFinder:
         store = self._ctx.store
         if channel_type in ("D", "G"):
             # Every message in a direct or group channel counts as a mention of the others, as in Mattermost.
-            rows = await store.fetchall("SELECT user_id FROM channel_members WHERE channel_id = ? AND user_id != ?",
+            rows = await store.fetchall(f"SELECT user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE channel_id = ? AND user_id != ?",
                                         (channel_id, author_id))
             return sorted(r["user_id"] for r in rows)
         chains, channel_wide = mentioned_names(message)
@@ -123,7 +124,8 @@ class MentionFinder:
         named = sorted(set((await names.resolve_many(USERNAME, {name for chain in chains for name in chain})).values()))
         # Only members with an @name in the message or keywords of their own can be mentioned.
         rows = await store.fetchall(
-            "SELECT u.id, u.username, u.first_name, u.notify_props FROM channel_members m JOIN users u ON u.id = m.user_id "
+            f"SELECT u.id, u.username, u.first_name, u.notify_props FROM {EFFECTIVE_CHANNEL_MEMBERS} m "
+            "JOIN users u ON u.id = m.user_id "
             f"WHERE m.channel_id = ? AND u._deleted = 0 AND (u.id IN ({','.join('?' * len(named)) or 'NULL'}) "
             "OR coalesce(json_extract(u.notify_props, '$.mention_keys'), '') != '' "
             "OR json_extract(u.notify_props, '$.first_name') = 'true')",
@@ -137,7 +139,8 @@ class MentionFinder:
         """The user ids a `posted` event names as mentioned: CHANNEL_WIDE expanded to the members."""
         ids = {m for m in mentions if m != CHANNEL_WIDE}
         if CHANNEL_WIDE in mentions:
-            rows = await self._ctx.store.fetchall("SELECT user_id FROM channel_members WHERE channel_id = ?", (channel_id,))
+            rows = await self._ctx.store.fetchall(f"SELECT user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE channel_id = ?",
+                                                  (channel_id,))
             ids.update(r["user_id"] for r in rows)
         ids.discard(author_id)
         return sorted(ids)

@@ -130,6 +130,17 @@ class OutgoingHookService:
             "SELECT * FROM outgoing_hooks WHERE team_id = ? AND _deleted = 0 ORDER BY create_at, id", (team_id,))
         return [outgoing_hook_json(r) for r in rows]
 
+    async def firing_for_team(self, team_id: str) -> list[dict[str, Any]]:
+        """The team's hooks that may fire: a hook acts for its creator, so not once the creator is deactivated
+        or has left the team (a system admin's hooks excepted): the team's posts stop going out through it."""
+        rows = await self._ctx.store.fetchall(
+            "SELECT h.* FROM outgoing_hooks h JOIN users u ON u.id = h.creator_id AND u._deleted = 0 "
+            "AND coalesce(u.delete_at, 0) = 0 WHERE h.team_id = ? AND h._deleted = 0 "
+            "AND (instr(' ' || coalesce(u.roles, '') || ' ', ' system_admin ') > 0 OR EXISTS "
+            "(SELECT 1 FROM team_members m WHERE m.team_id = h.team_id AND m.user_id = h.creator_id)) "
+            "ORDER BY h.create_at, h.id", (team_id,))
+        return [outgoing_hook_json(r) for r in rows]
+
     async def _checked_fields(self, team_id: str, body: Mapping[str, Any], hook_id: str = "") -> dict[str, Any]:
         """Mattermost's OutgoingWebhook.IsValid and CreateOutgoingWebhook rules, all checked before any write."""
         words = _string_list(body, "trigger_words", "model.outgoing_hook.is_valid.trigger_words.app_error")
@@ -321,7 +332,7 @@ class OutgoingDispatcher:
             return []
         if props.get("from_webhook") == "true" or props.get("from_bot") == "true" or post.get("type", "").startswith("system_"):
             return []
-        hooks = await self._hooks.for_team(data["team_id"])
+        hooks = await self._hooks.firing_for_team(data["team_id"])
         matched = [(hook, trigger) for hook in hooks
                    if (trigger := hook_trigger(hook, post["channel_id"], post.get("message", ""))) is not None]
         if not matched:

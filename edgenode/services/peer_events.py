@@ -45,6 +45,7 @@ from .context import Context
 from .events import Event
 from .posts import PostService, post_deleted_event, post_edited_event, stored_mentions
 from .reactions import reaction_event, reaction_json
+from .teams import leave_team_events
 
 __all__ = [
     "MAX_OPS_PER_FEED", "MAX_OPS_PER_ROUND", "MAX_POSTED_PER_FEED", "Change", "PeerEvents", "changes_of", "read_shares",
@@ -120,6 +121,8 @@ def changes_of(ops: Sequence[Op], max_posted: int = MAX_POSTED_PER_FEED) -> list
             changes.append(Change("user_added", op.id, op.element))
         elif op.kind == "channel.members" and isinstance(op, Remove):
             changes.append(Change("user_removed", op.id, op.element))
+        elif op.kind == "team.members" and isinstance(op, Remove):
+            changes.append(Change("leave_team", op.id, op.element))
     posted = [i for i, c in enumerate(changes) if c.event == "posted"]
     if len(posted) > max_posted:
         # A burst: only its newest posts are announced (a feed's posts are in the order they were written).
@@ -288,6 +291,8 @@ class PeerEvents:
             elif change.event == "user_removed" and change.id in channels:
                 # the op names the node that wrote it, not the user who removed the member
                 events.extend(user_removed_events(change.id, change.element, "", from_peer=True))
+            elif change.event == "leave_team":
+                events.extend(leave_team_events(change.id, change.element, from_peer=True))
         return events
 
     async def _posted(self, changes: Sequence[Change], rows: dict[str, sqlite3.Row], posts: dict[str, dict[str, Any]],

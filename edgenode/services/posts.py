@@ -21,7 +21,7 @@ from .context import Context, channel_scope
 from .errors import BadRequest, Forbidden, NotFound
 from .events import Broadcast, Event
 from .files import FileService
-from .membership import member_id
+from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships, member_id
 from .mentions import MentionFinder
 from .models import Record, loads
 from .reactions import reaction_json
@@ -119,6 +119,7 @@ class PostService:
         self._ctx = ctx
         self._channels = channels
         self._files = files
+        self._memberships = Memberships(ctx)
         self._mentions = MentionFinder(ctx)
         self._last_create_at = 0
 
@@ -211,6 +212,10 @@ class PostService:
         post_type = body.get("type", "")
         if not isinstance(post_type, str) or (post_type and not post_type.startswith(("system_", "custom_", "slack_attachment", "me"))):
             raise BadRequest("Invalid post type.", "model.post.is_valid.type.app_error")
+        if post_type.startswith("system_"):
+            # System messages (joins, leaves, header changes) are the server's to write, never a client's:
+            # Mattermost's CreatePostAsUser refuses them with this error whoever asks.
+            raise BadRequest("Invalid or missing post.type in request body.", "api.context.invalid_param.app_error")
         channel = await self._channels.row(channel_id)
         if check_membership and not await self._can_post(channel, actor):
             raise Forbidden("You do not have the appropriate permissions.")
@@ -288,8 +293,7 @@ class PostService:
         return events
 
     async def _is_member(self, channel_id: str, user_id: str) -> bool:
-        return await self._ctx.store.fetchone(
-            "SELECT 1 FROM channel_members WHERE channel_id = ? AND user_id = ?", (channel_id, user_id)) is not None
+        return await self._memberships.is_channel_member(channel_id, user_id)
 
     async def _can_post(self, channel: sqlite3.Row, actor: Session) -> bool:
         return await self._is_member(channel["id"], actor.user_id)
@@ -297,9 +301,11 @@ class PostService:
     async def _check_own_or_admin(self, row: sqlite3.Row, actor: Session, what: str) -> None:
         if row["user_id"] == actor.user_id or actor.is_system_admin:
             return
-        roles = await self._ctx.store.fetchone(
-            "SELECT a.roles FROM channel_member_attrs a WHERE a.id = ?", (f"{row['channel_id']}:{actor.user_id}",))
-        if roles is not None and roles[0] and "channel_admin" in roles[0].split():
+        # edit_others_posts and delete_others_posts belong to team admins in Mattermost's default roles,
+        # not to channel admins; and only to a current member of the channel's team
+        channel = await self._channels.row(row["channel_id"])
+        roles = await self._memberships.team_roles(channel["team_id"], actor.user_id) if channel["team_id"] else None
+        if roles is not None and "team_admin" in roles.split():
             return
         raise Forbidden(f"You do not have the appropriate permissions to {what} this post.")
 
@@ -435,7 +441,7 @@ class PostService:
             raise Forbidden("You do not have the appropriate permissions.")
         await self._channels.readable(channel_id, actor)
         member = await self._ctx.store.fetchone(
-            "SELECT a.last_viewed_at FROM channel_members m LEFT JOIN channel_member_attrs a ON a.id = ? "
+            f"SELECT a.last_viewed_at FROM {EFFECTIVE_CHANNEL_MEMBERS} m LEFT JOIN channel_member_attrs a ON a.id = ? "
             "WHERE m.channel_id = ? AND m.user_id = ?", (member_id(channel_id, user_id), channel_id, user_id))
         if member is None:
             raise NotFound("The user is not a member of the channel.", "app.channel.get_member.missing.app_error")

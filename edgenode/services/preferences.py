@@ -19,7 +19,7 @@ from edgenode.ids import is_valid_id
 from .context import Context, user_scope
 from .errors import BadRequest, Forbidden, NotFound
 from .events import Broadcast, Event
-from .membership import Memberships
+from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships
 from .posts import PostService
 from .users import Session
 
@@ -179,7 +179,7 @@ class PreferenceService:
             "JOIN posts p ON p.id = f.post_id AND p._deleted = 0 "
             "JOIN channels c ON c.id = p.channel_id AND c._deleted = 0 "
             "WHERE f.user_id = :user AND ("
-            "  EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = :user)"
+            f"  EXISTS (SELECT 1 FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE m.channel_id = c.id AND m.user_id = :user)"
             "  OR (c.type = 'O' AND EXISTS (SELECT 1 FROM team_members t WHERE t.team_id = c.team_id AND t.user_id = :user)))"
         )
         params: dict[str, Any] = {"user": user_id, "limit": per_page, "offset": page * per_page}

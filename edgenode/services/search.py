@@ -16,7 +16,7 @@ from typing import Any
 from .channels import direct_channel_id
 from .context import Context
 from .errors import BadRequest, Forbidden
-from .membership import Memberships
+from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships
 from .names import CHANNEL, USERNAME, Names
 from .posts import PostService
 from .search_syntax import (
@@ -143,7 +143,7 @@ class SearchService:
         where = _Where()
         scope = "(c.team_id = ? OR c.type IN ('D', 'G'))" if team_id else \
             "(c.type IN ('D', 'G') OR c.team_id IN (SELECT team_id FROM team_members WHERE user_id = ?))"
-        where.add("p.channel_id IN (SELECT m.channel_id FROM channel_members m JOIN channels c ON c.id = m.channel_id "
+        where.add(f"p.channel_id IN (SELECT m.channel_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m JOIN channels c ON c.id = m.channel_id "
                   f"WHERE m.user_id = ? AND c._deleted = 0 AND {scope}"
                   + ("" if include_deleted_channels else " AND coalesce(c.delete_at, 0) = 0") + ")",
                   actor.user_id, team_id or actor.user_id)
@@ -224,7 +224,7 @@ class SearchService:
             return [direct_channel_id(members[0], members[-1])[0]]
         rows = await self._ctx.store.fetchall(
             "SELECT c.id FROM channels c WHERE c.type = 'G' AND c._deleted = 0 "
-            "AND c.id IN (SELECT channel_id FROM channel_members WHERE user_id = ?) "
+            f"AND c.id IN (SELECT channel_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m WHERE m.user_id = ?) "
             "AND (SELECT count(*) FROM channel_members m WHERE m.channel_id = c.id) = ? "
             "AND (SELECT count(*) FROM channel_members m WHERE m.channel_id = c.id "
             "     AND m.user_id IN (SELECT value FROM json_each(?))) = ?",

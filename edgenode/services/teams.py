@@ -10,17 +10,25 @@ from crdt import Create, Op, Update
 from edgenode.ids import new_id, new_token
 
 from .audit import AuditLog
-from .context import DIRECTORY_SCOPE, Context
+from .context import DIRECTORY_SCOPE, Context, channel_scope, user_scope
 from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .events import Broadcast, Event
 from .membership import Memberships, member_id
 from .models import team_json, team_member_json
 from .name_rules import check_display_name, check_team_name, check_text
 from .names import TEAM, Names, taken
 from .users import Session
 
-__all__ = ["TeamService", "DEFAULT_CHANNELS"]
+__all__ = ["TeamService", "DEFAULT_CHANNELS", "leave_team_events"]
 
 DEFAULT_CHANNELS = (("town-square", "Town Square"), ("off-topic", "Off-Topic"))
+
+
+def leave_team_events(team_id: str, user_id: str, *, from_peer: bool = False) -> builtins.list[Event]:
+    """Mattermost's leave_team: one for the team's remaining members, one for the user who left."""
+    data = {"team_id": team_id, "user_id": user_id}
+    return [Event("leave_team", data, Broadcast(team_id=team_id), from_peer),
+            Event("leave_team", data, Broadcast(user_id=user_id), from_peer)]
 
 
 class TeamService:
@@ -52,8 +60,18 @@ class TeamService:
         return await self._names.show_team(team_json(row))
 
     async def _check_visible(self, row: Any, actor: Session) -> None:
-        if row["type"] == "I" and not actor.is_system_admin and not await self._members.is_team_member(row["id"], actor.user_id):
+        """Mattermost's getTeam: a team open to all (type O, open invite) is visible to everyone, any other
+        only with view_team (its members, and system admins)."""
+        open_to_all = row["type"] == "O" and bool(row["allow_open_invite"])
+        if not open_to_all and not actor.is_system_admin and not await self._members.is_team_member(row["id"], actor.user_id):
             raise Forbidden("You do not have the appropriate permissions.")
+
+    async def check_view(self, team_id: str, actor: Session) -> None:
+        """Mattermost's view_team: a team's members (and who they are) are for its members and system
+        admins, whether the team is open or invite-only."""
+        await self.row(team_id)
+        if not actor.is_system_admin and not await self._members.is_team_member(team_id, actor.user_id):
+            raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
 
     async def for_user(self, user_id: str) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
@@ -63,7 +81,8 @@ class TeamService:
 
     async def list(self, page: int, per_page: int, actor: Session) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
-            "SELECT * FROM teams WHERE _deleted = 0 AND (type = 'O' OR ?) ORDER BY display_name LIMIT ? OFFSET ?",
+            "SELECT * FROM teams WHERE _deleted = 0 AND ((type = 'O' AND allow_open_invite) OR ?) "
+            "ORDER BY display_name LIMIT ? OFFSET ?",
             (int(actor.is_system_admin), per_page, page * per_page))
         return [await self._names.show_team(team_json(r)) for r in rows]
 
@@ -126,8 +145,22 @@ class TeamService:
         remove = await self._members.remove("team.members", team_id, user_id)
         if remove is None:
             raise NotFound("Unable to find the team member.", "app.team.get_member.missing.app_error")
-        await self._ctx.store.write(DIRECTORY_SCOPE, [remove])
+        # Leaving a team leaves its channels, as in Mattermost, in the same transaction. Each channel
+        # removal also travels in the user's own scope: the user's nodes may be entitled to a private
+        # channel only through this user, and must still learn that they left it.
+        channel_removes = await self._members.team_channel_removes(team_id, user_id)
+        writes: builtins.list[tuple[str, builtins.list[Op]]] = [(DIRECTORY_SCOPE, [remove])]
+        writes += [(channel_scope(channel_id), [op]) for channel_id, op in channel_removes]
+        if channel_removes:
+            writes.append((user_scope(user_id), [op for _, op in channel_removes]))
+        await self._ctx.store.write_scopes(writes)
         await self._audit.record("removeTeamMember", user_id=actor.user_id, extra=f"team={team_id} user={user_id}")
+        from .channels import user_removed_events  # channels imports this module (DEFAULT_CHANNELS)
+        for channel_id, _ in channel_removes:
+            for event in user_removed_events(channel_id, user_id, actor.user_id):
+                self._ctx.events.publish(event)
+        for event in leave_team_events(team_id, user_id):
+            self._ctx.events.publish(event)
 
     async def member(self, team_id: str, user_id: str) -> dict[str, Any]:
         roles = await self._members.team_roles(team_id, user_id)

@@ -21,7 +21,7 @@ from edgenode.store import Store
 from .context import Context, channel_scope
 from .errors import Forbidden, NotFound
 from .events import Broadcast, Event
-from .membership import Memberships, member_id
+from .membership import TEAM_CHANNEL_MEMBER_CLAUSE, Memberships, member_id
 from .mentions import CHANNEL_WIDE
 from .users import Session
 
@@ -56,7 +56,7 @@ WITH mine AS (
                 WHEN 'on' THEN 0 WHEN 'off' THEN 1 ELSE :wide END AS wide,
            coalesce(json_extract(a.notify_props, '$.mark_unread'), 'all') = 'mention' AS muted
     FROM channel_members m
-    JOIN channels c ON c.id = m.channel_id AND c._deleted = 0
+    JOIN channels c ON c.id = m.channel_id AND c._deleted = 0 AND """ + TEAM_CHANNEL_MEMBER_CLAUSE + """
     LEFT JOIN channel_member_attrs a ON a.id = m.channel_id || ':' || m.user_id
     WHERE m.user_id = :user AND {where}
 )

@@ -19,14 +19,17 @@ from edgenode.ids import is_valid_id, new_id, new_token
 from .audit import AuditLog
 from .context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE, Context
 from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from .membership import EFFECTIVE_CHANNEL_MEMBERS
 from .models import user_json
 from .name_rules import check_email, check_text, check_username
 from .names import EMAIL, USERNAME, Names, taken
 
-__all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER"]
+__all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER", "TOKEN_ROLE"]
 
 SYSTEM_ADMIN = "system_admin"
 SYSTEM_USER = "system_user"
+TOKEN_ROLE = "system_user_access_token"
+"""Mattermost's role that lets a user who is not an admin make personal access tokens for themselves."""
 SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000
 _SESSION_CACHE_SECONDS = 5.0
 _hasher = PasswordHasher()
@@ -113,20 +116,29 @@ class UserService:
             sql += " JOIN team_members m ON m.user_id = u.id AND m.team_id = ?"
             params.append(in_team)
         if in_channel:
-            sql += " JOIN channel_members cm ON cm.user_id = u.id AND cm.channel_id = ?"
+            sql += f" JOIN {EFFECTIVE_CHANNEL_MEMBERS} cm ON cm.user_id = u.id AND cm.channel_id = ?"
             params.append(in_channel)
         sql += " WHERE u._deleted = 0 ORDER BY u.username LIMIT ? OFFSET ?"
         rows = await self._ctx.store.fetchall(sql, (*params, per_page, page * per_page))
         return await self._names.show_users([user_json(r) for r in rows])
 
-    async def search(self, term: str, limit: int = 100, team_id: str | None = None) -> builtins.list[dict[str, Any]]:
+    async def search(self, term: str, limit: int = 100, team_id: str | None = None, in_channel: str | None = None,
+                     not_in_channel: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Users matching `term`; the caller checked that the team and channels named are visible to them."""
         like = term.lower().lstrip("@").replace("%", r"\%").replace("_", r"\_") + "%"
         sql = "SELECT u.* FROM users u"
         params: list[Any] = []
         if team_id:
             sql += " JOIN team_members m ON m.user_id = u.id AND m.team_id = ?"
             params.append(team_id)
-        sql += (" WHERE u._deleted = 0 AND (lower(u.username) LIKE ? ESCAPE '\\' OR lower(u.first_name) LIKE ? ESCAPE '\\'"
+        if in_channel:
+            sql += f" JOIN {EFFECTIVE_CHANNEL_MEMBERS} cm ON cm.user_id = u.id AND cm.channel_id = ?"
+            params.append(in_channel)
+        sql += " WHERE u._deleted = 0"
+        if not_in_channel:
+            sql += f" AND u.id NOT IN (SELECT x.user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} x WHERE x.channel_id = ?)"
+            params.append(not_in_channel)
+        sql += (" AND (lower(u.username) LIKE ? ESCAPE '\\' OR lower(u.first_name) LIKE ? ESCAPE '\\'"
                 " OR lower(u.last_name) LIKE ? ESCAPE '\\' OR lower(u.nickname) LIKE ? ESCAPE '\\') ORDER BY u.username LIMIT ?")
         rows = await self._ctx.store.fetchall(sql, (*params, like, like, like, like, limit))
         return await self._names.show_users([user_json(r) for r in rows])
@@ -218,7 +230,7 @@ class UserService:
     async def set_roles(self, user_id: str, roles: str, actor: Session) -> None:
         if not actor.is_system_admin:
             raise Forbidden("You do not have the appropriate permissions.")
-        allowed = {SYSTEM_ADMIN, SYSTEM_USER, "system_guest"}
+        allowed = {SYSTEM_ADMIN, SYSTEM_USER, "system_guest", TOKEN_ROLE}
         wanted = roles.split()
         if not wanted or not set(wanted) <= allowed:
             raise BadRequest("Invalid roles.", "api.user.update_user_roles.invalid_roles")
@@ -288,13 +300,30 @@ class UserService:
         """The session a bearer token stands for: a login session or a personal access token."""
         cached = self._sessions.get(token)
         if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+            # asked on every request, not cached: a deactivation may arrive from a peer at any moment
+            return cached[0] if await self.account_usable(cached[0].user_id) else None
         session = await self._lookup_session(token)
+        if session is not None and not await self.account_usable(session.user_id):
+            return None
         if session is not None:
             if len(self._sessions) > 10_000:
                 self._sessions.clear()
             self._sessions[token] = (session, time.monotonic() + _SESSION_CACHE_SECONDS)
         return session
+
+    async def account_usable(self, user_id: str) -> bool:
+        """Whether the user's sessions and tokens may act: the account exists and is not deactivated, and a
+        bot's owner (if it has one) is not deactivated either: Mattermost disables the bots of a user it
+        deactivates, and a deactivation replicated from a peer must have the same effect here."""
+        row = await self._ctx.store.fetchone(
+            "SELECT u.delete_at, u.is_bot, coalesce(u.bot_owner_id, '') AS owner, o.delete_at AS owner_delete_at, "
+            "o._deleted AS owner_deleted, o.id AS owner_id FROM users u LEFT JOIN users o ON o.id = u.bot_owner_id "
+            "WHERE u.id = ? AND u._deleted = 0", (user_id,))
+        if row is None or int(row["delete_at"] or 0) > 0:
+            return False
+        if row["is_bot"] and row["owner"]:
+            return row["owner_id"] is not None and not row["owner_deleted"] and not int(row["owner_delete_at"] or 0)
+        return True
 
     def forget_sessions(self) -> None:
         """Drop cached sessions (after a logout, a revoked token or changed roles)."""

@@ -372,6 +372,11 @@ class WebhookService:
         channel = await self._target_channel(hook, request.channel, owner)
         if owner is None:
             raise Forbidden("The webhook's creator no longer exists.", "web.incoming_webhook.user.app_error")
+        if channel["team_id"] and not owner.is_system_admin and \
+                not await self._members.is_team_member(channel["team_id"], owner.user_id):
+            # a hook acts for its creator: it loses the team's channels, public ones too, when they leave the team
+            raise Forbidden("The webhook's creator cannot post to this channel.",
+                            "web.incoming_webhook.permissions.app_error")
         if channel["type"] != "O" and not (owner.is_system_admin and channel["type"] == "P") and \
                 not await self._members.is_channel_member(channel["id"], owner.user_id):
             raise Forbidden("The webhook's creator cannot post to this channel.",

@@ -41,6 +41,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         team_id, bot_id = team.json()["id"], bot.json()["id"]
         joined = admin.post(f"/api/v4/teams/{team_id}/members", json={"team_id": team_id, "user_id": bot_id})
         assert joined.status_code == 201, joined.text
+        # as on a Mattermost server, a user makes personal access tokens once an admin allows it
+        allowed = admin.put(f"/api/v4/users/{bot_id}/roles", json={"roles": "system_user system_user_access_token"})
+        assert allowed.status_code == 200, allowed.text
         square = admin.get(f"/api/v4/teams/{team_id}/channels/name/town-square").json()["id"]
         yield World(server, team_id, bot_id, square)
 

@@ -131,10 +131,9 @@ async def channel_stats(request: Request) -> Response:
     svc = services(request)
     channel_id = path_id(request, "channel_id")
     await svc.channels.readable(channel_id, session)
-    count = await svc.ctx.store.fetchone("SELECT count(*) FROM channel_members WHERE channel_id = ?", (channel_id,))
     pinned = await svc.ctx.store.fetchone("SELECT count(*) FROM posts WHERE channel_id = ? AND is_pinned = 1 AND _deleted = 0",
                                           (channel_id,))
-    return json_response({"channel_id": channel_id, "member_count": count[0] if count else 0, "guest_count": 0,
+    return json_response({"channel_id": channel_id, "member_count": await svc.channels.member_count(channel_id), "guest_count": 0,
                           "pinnedpost_count": pinned[0] if pinned else 0, "files_count": 0})
 
 

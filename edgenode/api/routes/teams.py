@@ -45,7 +45,7 @@ async def list_members(request: Request) -> Response:
     session = await require_session(request)
     svc = services(request)
     team_id = path_id(request, "team_id")
-    await svc.teams.get(team_id, session)
+    await svc.teams.check_view(team_id, session)
     page, per_page = paging(request)
     return json_response(await svc.teams.members(team_id, page, per_page))
 
@@ -66,7 +66,7 @@ async def get_member(request: Request) -> Response:
     session = await require_session(request)
     svc = services(request)
     team_id = path_id(request, "team_id")
-    await svc.teams.get(team_id, session)
+    await svc.teams.check_view(team_id, session)
     user_id = session.user_id if request.path_params["user_id"] == "me" else path_id(request, "user_id")
     return json_response(await svc.teams.member(team_id, user_id))
 

@@ -8,7 +8,8 @@ from starlette.routing import Route
 
 from edgenode.api.auth import require_session, session_or_none
 from edgenode.api.json import json_body, json_list_body, json_response, ok
-from edgenode.services import BadRequest, Forbidden, Session
+from edgenode.services import BadRequest, Forbidden, NotFound, Session
+from edgenode.services.users import TOKEN_ROLE
 
 from .common import paging, path_id, services, user_param
 
@@ -91,15 +92,27 @@ async def get_by_usernames(request: Request) -> Response:
     return json_response(await services(request).users.get_many_by_username(await _strings(request, "usernames")))
 
 
+async def _check_filters(request: Request, session: Session, team_id: str | None, *channel_ids: str | None) -> None:
+    """A user list filtered by a team or channel tells who is in it: Mattermost asks view_team of the team
+    and read_channel of the channel, so a private channel or another team stays closed (403)."""
+    svc = services(request)
+    if team_id:
+        await svc.teams.check_view(team_id, session)
+    for channel_id in channel_ids:
+        if channel_id:
+            await svc.channels.readable(channel_id, session)
+
+
 async def list_users(request: Request) -> Response:
-    await require_session(request)
+    session = await require_session(request)
     page, per_page = paging(request)
-    return json_response(await services(request).users.list(
-        page, per_page, request.query_params.get("in_team") or None, request.query_params.get("in_channel") or None))
+    in_team, in_channel = request.query_params.get("in_team") or None, request.query_params.get("in_channel") or None
+    await _check_filters(request, session, in_team, in_channel)
+    return json_response(await services(request).users.list(page, per_page, in_team, in_channel))
 
 
 async def search_users(request: Request) -> Response:
-    await require_session(request)
+    session = await require_session(request)
     body = await json_body(request)
     term = body.get("term")
     if not isinstance(term, str):
@@ -107,8 +120,15 @@ async def search_users(request: Request) -> Response:
     limit = body.get("limit", 100)
     if not isinstance(limit, int) or not 0 < limit <= 1000:
         limit = 100
-    team_id = body.get("team_id") if isinstance(body.get("team_id"), str) else None
-    return json_response(await services(request).users.search(term, limit, team_id))
+    filters: dict[str, str | None] = {}
+    for name in ("team_id", "in_channel_id", "not_in_channel_id"):
+        value = body.get(name, "")
+        if not isinstance(value, str):
+            raise BadRequest(f"Invalid {name}.", "api.context.invalid_body_param.app_error")
+        filters[name] = value or None
+    await _check_filters(request, session, filters["team_id"], filters["in_channel_id"], filters["not_in_channel_id"])
+    return json_response(await services(request).users.search(
+        term, limit, filters["team_id"], filters["in_channel_id"], filters["not_in_channel_id"]))
 
 
 async def patch_user(request: Request) -> Response:
@@ -130,6 +150,11 @@ async def update_roles(request: Request) -> Response:
 
 async def create_token(request: Request) -> Response:
     session = await require_session(request)
+    # create_user_access_token: system admins, and users an admin gave the system_user_access_token
+    # role (for themselves), as in Mattermost's default roles
+    if not session.is_system_admin and not (TOKEN_ROLE in session.roles.split()
+                                            and user_param(request, session) == session.user_id):
+        raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
     body = await json_body(request)
     return json_response(await services(request).users.create_access_token(
         user_param(request, session), body.get("description", ""), session))
@@ -180,19 +205,30 @@ async def user_channel_members(request: Request) -> Response:
     return json_response(await services(request).channels.members_for_user(user_id, path_id(request, "team_id")))
 
 
+def _check_bot_admin(session: Session) -> None:
+    """create_bot, read_bots and read_others_bots belong to system admins only in Mattermost's default
+    roles (and a bot may never create bots)."""
+    if not session.is_system_admin:
+        raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
+
+
 async def create_bot(request: Request) -> Response:
     session = await require_session(request)
+    _check_bot_admin(session)
     return json_response(await services(request).users.create_bot(await json_body(request), session), 201)
 
 
 async def list_bots(request: Request) -> Response:
-    await require_session(request)
+    _check_bot_admin(await require_session(request))
     page, per_page = paging(request)
     return json_response(await services(request).users.bots(page, per_page))
 
 
 async def get_bot(request: Request) -> Response:
-    await require_session(request)
+    session = await require_session(request)
+    if not session.is_system_admin:
+        # as Mattermost: without read_others_bots a bot is not found, so as not to reveal that a user is a bot
+        raise NotFound("Unable to find the bot.", "store.sql_bot.get.missing.app_error")
     return json_response(await services(request).users.bot(request.path_params["bot_id"]))
 
 

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 
 import edgenode.services.users
 from crdt import Create
+from edgenode.ids import new_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
 
 DAY = 86_400_000
@@ -247,8 +248,15 @@ async def test_archived_channels_are_searched_only_when_asked(api, team) -> None
     assert await _found(api, team.alice_token, team.id, "relay", include_deleted_channels=True) == ["old relay"]
 
 
+async def _system_post(api: Any, channel_id: str, message: str, post_type: str) -> None:
+    """A system message as the server writes one (no client may post a system_ type)."""
+    ctx = api.node.services.ctx
+    await ctx.store.write(f"channel:{channel_id}", [Create("post", new_id(), {
+        "channel_id": channel_id, "user_id": "", "message": message, "type": post_type, "create_at": ctx.now_ms()})])
+
+
 async def test_system_messages_are_not_search_results(api, team) -> None:  # type: ignore[no-untyped-def]
-    await _post(api, team.alice_token, team.town_square, "alice joined the relay", type="system_join_channel")
+    await _system_post(api, team.town_square, "alice joined the relay", "system_join_channel")
     await _post(api, team.alice_token, team.town_square, "the relay works")
     assert await _found(api, team.bob_token, team.id, "relay") == ["the relay works"]
 
@@ -417,6 +425,6 @@ async def test_results_skip_newer_system_messages_however_many_there_are(api, te
     for n in range(3):
         await _post(api, team.alice_token, team.town_square, f"relay older {n}")
     for n in range(40):
-        await _post(api, team.alice_token, team.town_square, f"relay system {n}", type="system_generic")
+        await _system_post(api, team.town_square, f"relay system {n}", "system_generic")
     assert await _found(api, team.bob_token, team.id, "relay", per_page=2) == ["relay older 2", "relay older 1"]
     assert await _found(api, team.bob_token, team.id, "relay", page=1, per_page=2) == ["relay older 0"]
