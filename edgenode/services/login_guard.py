@@ -156,6 +156,11 @@ class LoginGuard:
             return 0
         return int(row["failures"])
 
+    def checking_from(self, address: str) -> int:
+        """Password checks admitted from `address` and not yet ended."""
+        state = self._addresses.get(address)
+        return state.checking if state is not None else 0
+
     def _address(self, address: str) -> _Address:
         state = self._addresses.get(address)
         if state is None:
