@@ -13,6 +13,7 @@ from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
 from edgenode.mesh import load_mesh
+from edgenode.private_files import create_private_file, make_private_dir, restrict_tree
 from edgenode.schema import SCHEMA
 from edgenode.services import Context, Services
 from edgenode.store import Store
@@ -35,10 +36,13 @@ class Node:
 @asynccontextmanager
 async def open_node(data_dir: Path) -> AsyncIterator[Node]:
     """Open (creating on first use) the node whose data lives in `data_dir`."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     signer = load_or_create_identity(data_dir)
+    create_private_file(data_dir / STORE_FILE)  # SQLite gives its -wal and -shm files the database's mode
     async with Store(data_dir / STORE_FILE, SCHEMA, signer, migrations=LOCAL_MIGRATIONS) as store:
         enrolment = load_mesh(data_dir)
+        # After the key checks above, which refuse a key others could read rather than quietly fix it.
+        restrict_tree(data_dir)
         context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority)
         services = Services.build(context)
         await services.outgoing.start()  # outgoing webhooks fire on posts from now on
