@@ -145,6 +145,8 @@ def _local_0006_login_security(conn: sqlite3.Connection, schema: Schema) -> None
     # that code still writing a raw token fails loudly instead of storing a secret.
     # login_failures: edgenode/services/login_guard.py's per-account lockout counters.
     conn.create_function("edgenode_token_hash", 1, token_hash, deterministic=True)
+    # secure_delete: the space the clear tokens leave is zeroed, not left in free pages of the file.
+    conn.execute("PRAGMA secure_delete = ON")
     _run(conn, """
         ALTER TABLE sessions RENAME COLUMN token TO token_hash
 --
@@ -158,6 +160,7 @@ def _local_0006_login_security(conn: sqlite3.Connection, schema: Schema) -> None
             account TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_at INTEGER NOT NULL
         ) WITHOUT ROWID
     """)
+    conn.execute("PRAGMA secure_delete = OFF")
 
 
 LOCAL_MIGRATIONS = [
