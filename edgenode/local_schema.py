@@ -143,7 +143,9 @@ def _local_0006_login_security(conn: sqlite3.Connection, schema: Schema) -> None
     # database (a backup, a stolen laptop's disk) then holds no usable credential. Existing tokens
     # are hashed in place, so clients already logged in stay logged in. The columns are renamed so
     # that code still writing a raw token fails loudly instead of storing a secret.
-    # login_failures: edgenode/services/login_guard.py's per-account lockout counters.
+    # password_stamp: the hash of the password hash a session was opened with (services/users.py);
+    # existing sessions get their user's current one. login_failures: services/login_guard.py's
+    # per-account lockout counters.
     conn.create_function("edgenode_token_hash", 1, token_hash, deterministic=True)
     # secure_delete: the space the clear tokens leave is zeroed, not left in free pages of the file.
     conn.execute("PRAGMA secure_delete = ON")
@@ -155,6 +157,11 @@ def _local_0006_login_security(conn: sqlite3.Connection, schema: Schema) -> None
         ALTER TABLE access_tokens RENAME COLUMN token TO token_hash
 --
         UPDATE access_tokens SET token_hash = edgenode_token_hash(token_hash)
+--
+        ALTER TABLE sessions ADD COLUMN password_stamp TEXT NOT NULL DEFAULT ''
+--
+        UPDATE sessions SET password_stamp = edgenode_token_hash(
+            coalesce((SELECT u.password_hash FROM users u WHERE u.id = sessions.user_id), ''))
 --
         CREATE TABLE login_failures (
             account TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_at INTEGER NOT NULL

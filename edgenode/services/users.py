@@ -219,7 +219,7 @@ class UserService:
             await self._guard.succeeded(ticket)
         finally:
             self._guard.release(ticket)
-        session = await self._new_session(row["id"], row["roles"] or SYSTEM_USER, device_id)
+        session = await self._new_session(row["id"], row["roles"] or SYSTEM_USER, row["password_hash"] or "", device_id)
         await self._audit.record("login", user_id=row["id"], ip=ip, session_id=session.id)
         return session, user_json(row)
 
@@ -265,9 +265,13 @@ class UserService:
         now = self._ctx.now_ms()
         await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, {
             "password_hash": password_hash, "last_password_update": now, "update_at": now})])
-        keep = actor.id if own else ""
-        await self._ctx.store.write_local(lambda conn: conn.execute(
-            "DELETE FROM sessions WHERE user_id = ? AND id != ?", (user_id, keep)))
+        keep, stamp = (actor.id if own else ""), _password_stamp(password_hash)
+
+        def end_other_sessions(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM sessions WHERE user_id = ? AND id != ?", (user_id, keep))
+            conn.execute("UPDATE sessions SET password_stamp = ? WHERE id = ?", (stamp, keep))
+
+        await self._ctx.store.write_local(end_other_sessions)
         self.forget_sessions()
         await self._guard.reset(user_id)
         await self._audit.record("updatePassword", user_id=actor.user_id, ip=ip, session_id=actor.id,
@@ -283,15 +287,15 @@ class UserService:
                                               (user_id, node)):
             await self._ctx.store.write(DIRECTORY_SCOPE, [Add(USER_NODES, user_id, node)])
 
-    async def _new_session(self, user_id: str, roles: str, device_id: str = "", is_token: bool = False,
-                           token: str | None = None) -> Session:
+    async def _new_session(self, user_id: str, roles: str, password_hash: str, device_id: str = "") -> Session:
         await self._host_here(user_id)
-        session = Session(new_id(), token or new_token(), user_id, roles, is_token)
+        session = Session(new_id(), new_token(), user_id, roles)
         now = self._ctx.now_ms()
-        row = (token_hash(session.token), session.id, user_id, now, now + SESSION_LIFETIME_MS, now, device_id, int(is_token))
+        row = (token_hash(session.token), session.id, user_id, now, now + SESSION_LIFETIME_MS, now, device_id,
+               _password_stamp(password_hash))
         await self._ctx.store.write_local(lambda conn: conn.execute(
-            "INSERT INTO sessions (token_hash, id, user_id, create_at, expires_at, last_activity_at, device_id, is_token) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row))
+            "INSERT INTO sessions (token_hash, id, user_id, create_at, expires_at, last_activity_at, device_id, "
+            "password_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row))
         return session
 
     async def logout(self, session: Session) -> None:
@@ -321,11 +325,13 @@ class UserService:
             return None
         hashed = token_hash(token)  # only hashes are stored: see local_schema's local_0006
         row = await self._ctx.store.fetchone(
-            "SELECT s.id, s.user_id, s.expires_at, u.roles, u.delete_at FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.token_hash = ? AND u._deleted = 0", (hashed,))
+            "SELECT s.id, s.user_id, s.expires_at, s.password_stamp, u.roles, u.delete_at, u.password_hash "
+            "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u._deleted = 0", (hashed,))
         if row is not None:
             if row["expires_at"] < self._ctx.now_ms() or int(row["delete_at"] or 0) > 0:
                 return None
+            if row["password_stamp"] != _password_stamp(row["password_hash"] or ""):
+                return None  # the password changed since this login, on this node or another
             return Session(row["id"], token, row["user_id"], row["roles"] or SYSTEM_USER)
         row = await self._ctx.store.fetchone(
             "SELECT t.id, t.user_id, u.roles, u.delete_at FROM access_tokens t JOIN users u ON u.id = t.user_id "
@@ -394,6 +400,13 @@ class UserService:
         rows = await self._ctx.store.fetchall("SELECT * FROM users WHERE is_bot = 1 AND _deleted = 0 ORDER BY username "
                                               "LIMIT ? OFFSET ?", (per_page, page * per_page))
         return [_bot_json(r) for r in rows]
+
+
+def _password_stamp(password_hash: str) -> str:
+    """What a session keeps of the password it was opened with: a session whose stamp no longer
+    matches the user's (replicated) password hash is over, so a password change or reset made on
+    any node of the mesh ends the user's sessions on every node once the change arrives there."""
+    return token_hash(password_hash)
 
 
 def _new_password(password: object) -> str:

@@ -3,6 +3,7 @@ reset without it, nobody else; a change ends the user's other sessions."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 import edgenode.services.users as users
 from edgenode.services.login_guard import MAX_LOGIN_ATTEMPTS
 from support.login_world import PASSWORD, CheapHasher, LoginWorld, login_world
+from support.served_nodes import memory_discovery, served, settings, until
+from sync.discovery import MemoryLan
 
 NEW = "new-password-2"
 
@@ -114,3 +117,32 @@ async def test_the_change_is_audited(tmp_path: Path) -> None:
         audits = await world.node.services.audit.list(user_id=world.users["admin"]["id"])
         assert any(a["action"] == "updatePassword" and f"user={alice['id']} method=admin_reset" in a["extra_info"]
                    for a in audits)
+
+
+async def test_a_password_change_on_one_node_ends_the_users_sessions_on_the_others(tmp_path: Path) -> None:
+    lan = MemoryLan()
+    async with AsyncExitStack() as stack:
+        a, b = [await stack.enter_async_context(served(tmp_path / name, settings(mdns=True), discovery=memory_discovery(lan)))
+                for name in "ab"]
+        created = await a.call("POST", "/api/v4/users", json={"username": "alice", "email": "alice@example.com",
+                                                               "password": PASSWORD})
+        assert created.status_code == 201, created.text
+        alice = created.json()["id"]
+
+        async def b_knows_alice() -> bool:
+            return await b.node.store.fetchone("SELECT 1 FROM users WHERE id = ?", (alice,)) is not None
+        await until(b_knows_alice)
+        on_a, on_b = await a.login("alice"), await b.login("alice")
+        assert (await b.call("GET", "/api/v4/users/me", on_b)).status_code == 200
+
+        changed = await a.call("PUT", "/api/v4/users/me/password", on_a,
+                               json={"current_password": PASSWORD, "new_password": NEW})
+        assert changed.status_code == 200, changed.text
+        assert (await a.call("GET", "/api/v4/users/me", on_a)).status_code == 200  # the caller's own session stays
+
+        async def b_refuses_the_old_session() -> bool:
+            return (await b.call("GET", "/api/v4/users/me", on_b)).status_code == 401
+        await until(b_refuses_the_old_session)  # once the change has arrived (and B's 5 s cache has lapsed)
+        new_on_b = await b.call("POST", "/api/v4/users/login", json={"login_id": "alice", "password": NEW})
+        assert new_on_b.status_code == 200, new_on_b.text
+        assert (await b.call("GET", "/api/v4/users/me", new_on_b.headers["Token"])).status_code == 200
