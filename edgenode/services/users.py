@@ -239,28 +239,22 @@ class UserService:
 
     async def change_password(self, user_id: str, current: object, new: object, actor: Session, ip: str = "") -> None:
         """PUT /users/{id}/password, as Mattermost: users change their own with their current password
-        (which counts against the login lockout), system admins reset anyone's without it. Every
-        other session of the user on this node ends (Mattermost's TerminateSessionsOnPasswordChange);
+        (which counts against the login lockout), system admins reset anyone's without it. The
+        user's other sessions end, on every node once the change arrives there (see _password_stamp);
         the caller's own session stays. The account's failed-login count is cleared."""
         own = actor.user_id == user_id
         if not own and not actor.is_system_admin:
             raise Forbidden("You do not have permission to update the password of this user.",
                             "api.user.update_password.context.app_error")
         row = await self.row(user_id)
-        if own and (not isinstance(current, str) or not current):
-            raise BadRequest("Invalid or missing current_password in request body.", "api.context.invalid_body_param.app_error")
-        password = _new_password(new)
         if own:
-            assert isinstance(current, str)
-            ticket = await self._admit(user_id, ip, user_id, "updatePassword")
-            try:
-                if not await self._check_password(row, current):
-                    await self._guard.failed(ticket)
-                    await self._audit.record("updatePasswordFailed", user_id=user_id, ip=ip, session_id=actor.id)
-                    raise BadRequest("The \"Current Password\" you entered is incorrect. Please check that Caps Lock "
-                                     "is off and try again.", "api.user.update_password.incorrect.app_error")
-            finally:
-                self._guard.release(ticket)
+            if not isinstance(current, str) or not current:
+                raise BadRequest("Invalid or missing current_password in request body.",
+                                 "api.context.invalid_body_param.app_error")
+            password = _new_password(new)
+            await self._confirm_password(row, current, actor, ip)
+        else:
+            password = _new_password(new)
         password_hash = await self._passwords.hash(_hasher, password)
         now = self._ctx.now_ms()
         await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, {
@@ -276,6 +270,18 @@ class UserService:
         await self._guard.reset(user_id)
         await self._audit.record("updatePassword", user_id=actor.user_id, ip=ip, session_id=actor.id,
                                  extra=f"user={user_id} method={'change' if own else 'admin_reset'}")
+
+    async def _confirm_password(self, row: sqlite3.Row, password: str, actor: Session, ip: str) -> None:
+        """Check the current password of a user changing it, under the same lockout as a login."""
+        ticket = await self._admit(row["id"], ip, row["id"], "updatePassword")
+        try:
+            if not await self._check_password(row, password):
+                await self._guard.failed(ticket)
+                await self._audit.record("updatePasswordFailed", user_id=row["id"], ip=ip, session_id=actor.id)
+                raise BadRequest("The \"Current Password\" you entered is incorrect. Please check that Caps Lock "
+                                 "is off and try again.", "api.user.update_password.incorrect.app_error")
+        finally:
+            self._guard.release(ticket)
 
     async def _host_here(self, user_id: str) -> None:
         """Record, once, that the user uses this node (logs in, or makes a personal access token here):
