@@ -13,7 +13,11 @@ import pytest
 import edgenode.services.users as users
 from edgenode.services.login_guard import MAX_LOGIN_ATTEMPTS
 from edgenode.services.passwords import HASHING_THREADS, MAX_WAITING, PasswordPool
+from edgenode.schema import SCHEMA
+from edgenode.store import Store
+from support.builders import team_and_channel
 from support.login_world import PASSWORD, CheapHasher, CountingHasher, GatedHasher, LoginWorld, login_world
+from sync import Signer
 
 
 @pytest.fixture(autouse=True)
@@ -73,8 +77,12 @@ async def _team_channel(world: LoginWorld) -> str:
     return square.json()["id"]  # type: ignore[no-any-return]
 
 
-async def test_fifty_logins_in_flight_do_not_hold_up_a_post_or_an_upload(tmp_path: Path,
+async def test_fifty_logins_in_flight_do_not_hold_up_a_post_an_upload_or_sync(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Store(tmp_path / "peer.db", SCHEMA, Signer.generate()) as peer:
+        await peer.write("directory", team_and_channel())
+        (feed,) = list(await peer.heads())
+        peer_segment = await peer.segment(feed)
     async with login_world(tmp_path / "node") as world:
         channel = await _team_channel(world)
         await world.login("warm-up", "x", ip="10.9.9.9")  # the stand-in hash for unknown ids exists
@@ -91,6 +99,9 @@ async def test_fifty_logins_in_flight_do_not_hold_up_a_post_or_an_upload(tmp_pat
                                                    data={"channel_id": channel},
                                                    files={"files": ("notes.txt", b"field notes")}), 10)
         assert upload.status_code == 201, upload.text
+        # Sync: a peer's signed segment is verified off the event loop (asyncio.to_thread) and applied.
+        applied = await asyncio.wait_for(world.node.store.apply(peer_segment), 10)
+        assert applied.applied == len(peer_segment)
         assert not any(task.done() for task in flood)  # the logins really were in flight meanwhile
 
         gated.gate.set()
