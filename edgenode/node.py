@@ -82,6 +82,10 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync
     app = build_app(node.services)
     app.state.sync = sync  # GET /api/v4/edgenode/status reads it
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="auto")
+    # The API is reached over loopback, which uvicorn trusts as a proxy by default: X-Forwarded-For
+    # would then name the client address, and the login back-off per address (services/login_guard.py)
+    # could be escaped by sending a new one with every guess.
+    config.proxy_headers = False
     server = _Server(config)
 
     async def stop_when_told() -> None:

@@ -19,6 +19,7 @@ from edgenode.services.login_guard import (
 )
 from edgenode.node import open_node
 from support.login_world import PASSWORD, CheapHasher, GatedHasher, LoginWorld, ManualClock, login_world
+from support.server_process import ADMIN_PASSWORD, edgenode_server
 
 TOO_MANY = "api.user.check_user_login_attempts.too_many.app_error"
 INVALID = "api.user.login.invalid_credentials_email_username"
@@ -171,3 +172,16 @@ async def test_an_address_gets_only_a_few_password_checks_at_once(tmp_path: Path
         assert (extra.status_code, extra.json()["id"]) == (429, THROTTLED)
         gated.gate.set()
         assert [reply.status_code for reply in await asyncio.gather(*held)] == [200] * ADDRESS_CONCURRENT
+
+
+def test_a_served_node_counts_the_connecting_address_not_x_forwarded_for(tmp_path: Path) -> None:
+    # Clients reach the API over loopback, which uvicorn trusts as a proxy by default; were that
+    # trust kept, any client could pick a new address per attempt and never be held back.
+    with edgenode_server(tmp_path / "node") as server, server.client() as http:
+        for n in range(ADDRESS_FREE_FAILURES):
+            wrong = http.post("/api/v4/users/login", json={"login_id": f"user{n}", "password": "guess"},
+                              headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+            assert wrong.status_code == 401, wrong.text
+        held = http.post("/api/v4/users/login", json={"login_id": "admin", "password": ADMIN_PASSWORD},
+                         headers={"X-Forwarded-For": "203.0.113.200"})
+        assert (held.status_code, held.json()["id"]) == (429, THROTTLED)
