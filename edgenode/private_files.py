@@ -13,12 +13,29 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path
 
-__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "make_private_dir", "create_private_file", "restrict_tree"]
+__all__ = [
+    "PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "REFUSED_IF_OPEN", "make_private_dir", "create_private_file",
+    "restrict_tree", "secure_data_dir",
+]
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+REFUSED_IF_OPEN = ("node.key", "mesh/ca.key")
+"""Private keys (identity.KEY_FILE, mesh.CA_KEY) that their loaders refuse, with a chmod hint, when
+others could read them: such a key may have leaked, so whether to keep it is the owner's call, and
+restrict_tree leaves these alone rather than quietly making them look safe."""
+
+
+def secure_data_dir(data_dir: Path, database: str) -> list[Path]:
+    """Before a node opens its store: the data folder 0700, everything in it tightened (but the keys
+    in REFUSED_IF_OPEN), and the database file created 0600 if it is new. Returns what was tightened."""
+    make_private_dir(data_dir)
+    changed = restrict_tree(data_dir, leave=REFUSED_IF_OPEN)
+    create_private_file(data_dir / database)
+    return changed
 
 
 def make_private_dir(path: Path) -> None:
@@ -37,10 +54,12 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def restrict_tree(root: Path) -> list[Path]:
-    """Take group and other permissions away from `root`, every folder and every file under it;
-    returns the paths changed. Symbolic links are neither followed nor changed."""
+def restrict_tree(root: Path, leave: Collection[str] = ()) -> list[Path]:
+    """Take group and other permissions away from `root`, every folder and every file under it but
+    those in `leave` (paths relative to `root`, with '/'); returns the paths changed. Symbolic links
+    are neither followed nor changed."""
     changed: list[Path] = []
+    left = {os.path.join(root, *name.split("/")) for name in leave}
 
     def tighten(path: str, is_dir: bool) -> None:
         try:
@@ -60,6 +79,6 @@ def restrict_tree(root: Path) -> list[Path]:
                 tighten(path, True)
         for name in files:
             path = os.path.join(folder, name)
-            if not os.path.islink(path):
+            if not os.path.islink(path) and path not in left:
                 tighten(path, False)
     return changed

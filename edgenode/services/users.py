@@ -200,25 +200,24 @@ class UserService:
     # -- sessions --------------------------------------------------------------------------
 
     async def login(self, login_id: str, password: str, device_id: str = "", ip: str = "") -> tuple[Session, dict[str, Any]]:
-        """Check a password and open a session. Every check, for a known or an unknown login id, costs
-        one password verification and counts against the same lockout (services/login_guard.py)."""
         row = await self._ctx.store.fetchone(
             "SELECT * FROM users WHERE (username = lower(?) OR lower(email) = lower(?)) AND _deleted = 0 AND is_bot IS NOT 1",
             (login_id, login_id),
         )
+        ok = False
+        # Every check, for a known or an unknown login id, costs one password verification and counts
+        # against the same lockout (services/login_guard.py), so neither tells which accounts exist.
         user_id = row["id"] if row is not None else ""
-        ticket = await self._admit(row["id"] if row is not None else unknown_account(login_id), ip, user_id,
-                                   f"login_id={login_id}")
+        ticket = await self._admit(user_id or unknown_account(login_id), ip, user_id, f"login_id={login_id}")
         try:
-            ok = await self._check_password(row, password)
-            if not ok or row is None or int(row["delete_at"] or 0) > 0:
-                await self._guard.failed(ticket)
-                await self._audit.record("failedLogin", user_id=user_id, extra=f"login_id={login_id}", ip=ip)
-                raise Unauthorized("Enter a valid email or username and/or password.",
-                                   "api.user.login.invalid_credentials_email_username")
-            await self._guard.succeeded(ticket)
+            ok = await self._check_password(row, password) and row is not None and not int(row["delete_at"] or 0)
+            await (self._guard.succeeded(ticket) if ok else self._guard.failed(ticket))
         finally:
             self._guard.release(ticket)
+        if row is None or not ok:
+            await self._audit.record("failedLogin", user_id=user_id, extra=f"login_id={login_id}", ip=ip)
+            raise Unauthorized("Enter a valid email or username and/or password.",
+                               "api.user.login.invalid_credentials_email_username")
         session = await self._new_session(row["id"], row["roles"] or SYSTEM_USER, row["password_hash"] or "", device_id)
         await self._audit.record("login", user_id=row["id"], ip=ip, session_id=session.id)
         return session, user_json(row)

@@ -13,8 +13,9 @@ import pytest
 
 import edgenode.services.users as users
 from edgenode.identity import KEY_FILE, IdentityError
-from edgenode.mesh import create_invite, init_mesh, join_mesh
+from edgenode.mesh import CA_KEY, MESH_DIR, MeshStateError, create_invite, init_mesh, join_mesh
 from edgenode.node import open_node
+from edgenode.private_files import REFUSED_IF_OPEN
 from support.login_world import CheapHasher, LoginWorld, login_world
 from support.served_nodes import served, settings, until
 from support.server_process import edgenode_server
@@ -145,3 +146,15 @@ def test_a_served_node_keeps_its_folder_private_with_umask_000(tmp_path: Path) -
             assert made.status_code == 200, made.text
         assert too_open(data) == {}
     assert too_open(data) == {}
+
+
+async def test_a_mesh_ca_key_others_could_read_is_refused_and_left_for_the_owner_to_fix(tmp_path: Path) -> None:
+    data = tmp_path / "authority"
+    init_mesh(data)
+    key = data / MESH_DIR / CA_KEY
+    os.chmod(key, 0o640)
+    with pytest.raises(MeshStateError, match="chmod 600"):
+        async with open_node(data):
+            pass
+    assert stat.S_IMODE(key.stat().st_mode) == 0o640
+    assert {KEY_FILE, f"{MESH_DIR}/{CA_KEY}"} == set(REFUSED_IF_OPEN)
