@@ -45,6 +45,7 @@ ADDRESS_BASE_DELAY_MS = 1000
 ADDRESS_MAX_DELAY_MS = 5 * 60 * 1000
 ADDRESS_CONCURRENT = 4
 _ADDRESS_MEMORY = 10_000
+_LOGIN_ID_KEPT = 256  # longer than any username or email: a longer login id names no account anyway
 
 
 class AccountLocked(Unauthorized):
@@ -71,7 +72,7 @@ def address_wait_ms(failures: int, last_failure_at: int, now: int) -> int:
 def unknown_account(login_id: str) -> str:
     """The counter key for a login id that names no account: it is locked out like a real one, so
     the lockout reply does not tell which accounts exist. User ids never contain ':'."""
-    return "login:" + login_id.lower()
+    return "login:" + login_id.lower()[:_LOGIN_ID_KEPT]
 
 
 @dataclass(slots=True)
