@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from edgenode.private_files import make_private_dir
 from sync import Signer
 
 __all__ = ["load_or_create_identity", "node_display_id", "IdentityError", "KEY_FILE"]
@@ -30,7 +31,7 @@ def load_or_create_identity(data_dir: Path) -> Signer:
         if len(seed) != _SEED_SIZE:
             raise IdentityError(f"{path} is not a node key ({len(seed)} bytes, expected {_SEED_SIZE})")
         return Signer(seed)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     signer = Signer.generate()
     tmp = path.with_suffix(".tmp")
     # A crash mid-creation can leave tmp behind with any mode; reusing it would keep that mode.

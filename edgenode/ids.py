@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import secrets
 
-__all__ = ["new_id", "is_valid_id", "new_token"]
+__all__ = ["new_id", "is_valid_id", "new_token", "token_hash"]
 
 _STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _MM = "ybndrfg8ejkmcpqxot1uwisza345h769"  # Mattermost's alphabet (server/public/model/utils.go)
@@ -22,6 +23,13 @@ def new_id() -> str:
 def new_token() -> str:
     """Session, access-token and hook secrets share the id format, as in Mattermost."""
     return new_id()
+
+
+def token_hash(token: str) -> str:
+    """What the node stores for a session or access token: its SHA-256, hex. The tokens are 128-bit
+    random values, so an unsalted fast hash is enough; a copy of the database holds nothing that
+    authenticates."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def is_valid_id(value: object) -> bool:

@@ -1,6 +1,6 @@
 """Node-local tables: state that belongs to this node only and is never replicated.
 
-Sessions and access tokens are credentials for *this* node's API; the audit log records what
+Sessions and access tokens are credentials for *this* node's API (stored as hashes); the audit log records what
 happened *here*; the search index is derived from the posts table by triggers, so it is kept in
 the same transaction as every change to a post, whether written here or received from a peer.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from edgenode.ids import token_hash
 from edgenode.store import Schema
 
 __all__ = ["LOCAL_MIGRATIONS"]
@@ -137,10 +138,43 @@ def _local_0005_post_hashtags(conn: sqlite3.Connection, schema: Schema) -> None:
     """)
 
 
+def _local_0006_login_security(conn: sqlite3.Connection, schema: Schema) -> None:
+    # Session and access tokens are kept as their hashes (edgenode.ids.token_hash): a copy of the
+    # database (a backup, a stolen laptop's disk) then holds no usable credential. Existing tokens
+    # are hashed in place, so clients already logged in stay logged in. The columns are renamed so
+    # that code still writing a raw token fails loudly instead of storing a secret.
+    # password_stamp: the hash of the password hash a session was opened with (services/users.py);
+    # existing sessions get their user's current one. login_failures: services/login_guard.py's
+    # per-account lockout counters.
+    conn.create_function("edgenode_token_hash", 1, token_hash, deterministic=True)
+    # secure_delete: the space the clear tokens leave is zeroed, not left in free pages of the file.
+    conn.execute("PRAGMA secure_delete = ON")
+    _run(conn, """
+        ALTER TABLE sessions RENAME COLUMN token TO token_hash
+--
+        UPDATE sessions SET token_hash = edgenode_token_hash(token_hash)
+--
+        ALTER TABLE access_tokens RENAME COLUMN token TO token_hash
+--
+        UPDATE access_tokens SET token_hash = edgenode_token_hash(token_hash)
+--
+        ALTER TABLE sessions ADD COLUMN password_stamp TEXT NOT NULL DEFAULT ''
+--
+        UPDATE sessions SET password_stamp = edgenode_token_hash(
+            coalesce((SELECT u.password_hash FROM users u WHERE u.id = sessions.user_id), ''))
+--
+        CREATE TABLE login_failures (
+            account TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_at INTEGER NOT NULL
+        ) WITHOUT ROWID
+    """)
+    conn.execute("PRAGMA secure_delete = OFF")
+
+
 LOCAL_MIGRATIONS = [
     ("local_0001_sessions_tokens_audit", _local_0001_sessions_tokens_audit),
     ("local_0002_post_search", _local_0002_post_search),
     ("local_0003_post_mentions", _local_0003_post_mentions),
     ("local_0004_preferences", _local_0004_preferences),
     ("local_0005_post_hashtags", _local_0005_post_hashtags),
+    ("local_0006_login_security", _local_0006_login_security),
 ]

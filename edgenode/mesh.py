@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from edgenode.config import STORE_FILE
 from edgenode.identity import KEY_FILE, load_or_create_identity, node_display_id
 from edgenode.ids import new_id
+from edgenode.private_files import make_private_dir
 from edgenode.store import Store
 from sync import FeedHead, FeedId, SignedOp, Signer, decode_op
 from sync.enrolment import NODE_SCOPE, EnrolledKeys, node_record_op, record_from_fields
@@ -248,12 +249,13 @@ def _enrol(data_dir: Path, ca: MeshCA, cert: x509.Certificate, *, ca_key: bytes 
     partial = data_dir / f"{MESH_DIR}.partial"
     shutil.rmtree(partial, ignore_errors=True)  # left by a crash; it never counted
     partial.mkdir(mode=0o700, parents=True)
-    (partial / CA_CERT).write_bytes(ca.pem())
-    (partial / NODE_CERT).write_bytes(_pem(cert))
-    (partial / MESH_JSON).write_text(json.dumps({
+    # Certificates are public, but the data folder keeps every file 0600 (edgenode/private_files.py).
+    write_private_file(partial / CA_CERT, ca.pem())
+    write_private_file(partial / NODE_CERT, _pem(cert))
+    write_private_file(partial / MESH_JSON, (json.dumps({
         "version": _MESH_JSON_VERSION, "mesh_id": ca.id, "name": ca.name,
         "authority_key": ca.authority_key.hex(), "authority_node": node_display_id(ca.authority_key),
-    }, indent=2) + "\n")
+    }, indent=2) + "\n").encode())
     if ca_key is not None:
         write_private_file(partial / CA_KEY, ca_key)
     if node_seed is not None:
@@ -273,7 +275,7 @@ def _enrol(data_dir: Path, ca: MeshCA, cert: x509.Certificate, *, ca_key: bytes 
 def init_mesh(data_dir: Path, name: str = DEFAULT_MESH_NAME, *, now: datetime | None = None) -> Mesh:
     """Create a mesh whose authority is this node: a new CA, and a certificate for this node's key."""
     now = now or _utcnow()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     _refuse_second_enrolment(data_dir)
     signer = load_or_create_identity(data_dir)
     try:
@@ -297,7 +299,8 @@ def create_invite(mesh: Mesh, *, hub: bool = False, now: datetime | None = None)
     invite = Invite(mesh.ca, signer.seed, certificate)
     record = {"node": display, "key": signer.public_key.hex(), "issued_at": now.isoformat(timespec="seconds"),
               "serial": format(invite.node_certificate.serial_number, "x"), "roles": roles}
-    with open(mesh.data_dir / MESH_DIR / INVITES_LOG, "a", encoding="utf-8") as log:
+    fd = os.open(mesh.data_dir / MESH_DIR / INVITES_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(fd, "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
     return encode_invite(invite), invite
 
@@ -354,7 +357,7 @@ def join_mesh(data_dir: Path, token: str, *, now: datetime | None = None) -> Mes
                 f"this node has already written {written} ops as node {node_display_id(current.public_key)}; "
                 "only a fresh node can join (its key is replaced by the invite's): join from a new data folder"
             )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     _enrol(data_dir, invite.ca, invite.node_certificate, node_seed=invite.node_seed)
     return require_mesh(data_dir)
 

@@ -13,6 +13,7 @@ from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
 from edgenode.mesh import load_mesh
+from edgenode.private_files import secure_data_dir
 from edgenode.schema import SCHEMA
 from edgenode.services import Context, Services
 from edgenode.store import Store
@@ -37,6 +38,7 @@ async def open_node(data_dir: Path) -> AsyncIterator[Node]:
     """Open (creating on first use) the node whose data lives in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     signer = load_or_create_identity(data_dir)
+    secure_data_dir(data_dir, STORE_FILE)  # before SQLite opens the store: its -wal and -shm take the db's mode
     async with Store(data_dir / STORE_FILE, SCHEMA, signer, migrations=LOCAL_MIGRATIONS) as store:
         enrolment = load_mesh(data_dir)
         context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority)
@@ -79,6 +81,10 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync
     app.state.sync = sync  # GET /api/v4/edgenode/status reads it
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="auto")
     server = _Server(config)
+    # The API is reached over loopback, which uvicorn trusts as a proxy by default: X-Forwarded-For
+    # would then name the client address, and the login back-off per address (services/login_guard.py)
+    # could be escaped by sending a new one with every guess. (Read when the server starts.)
+    server.config.proxy_headers = False
 
     async def stop_when_told() -> None:
         await stop.wait()

@@ -184,6 +184,7 @@ _REQUESTS: dict[str, Schema] = {
     "UserSearch": _object(["term"], {"term": STRING, "team_id": STRING, "not_in_team_id": STRING,
                                      "in_channel_id": STRING, "not_in_channel_id": STRING, "limit": INTEGER}),
     "Roles": _object(["roles"], {"roles": STRING}),
+    "PasswordUpdate": _object(["new_password"], {"current_password": STRING, "new_password": STRING}),
     "TokenCreate": _object(["description"], {"description": {"type": "string", "minLength": 1, "maxLength": 255}}),
     "TokenRevoke": _object(["token_id"], {"token_id": STRING}),
     "BotCreate": _object(["username"], {"username": STRING, "display_name": STRING, "description": STRING}),

@@ -102,6 +102,8 @@ _USERS = [
         body=ref("UserPatch")),
     _op("PUT", "/users/{user_id}/roles", "Set a user's system roles (system admins)", "users", ref("StatusOK"),
         body=ref("Roles")),
+    _op("PUT", "/users/{user_id}/password", "Change a password (own, with the current one) or reset it (system admins)",
+        "users", ref("StatusOK"), body=ref("PasswordUpdate")),
     _op("POST", "/users/{user_id}/tokens", "Create a personal access token", "users", ref("UserAccessToken"),
         body=ref("TokenCreate")),
     _op("GET", "/users/{user_id}/tokens", "A user's personal access tokens (without secrets)", "users",

@@ -49,7 +49,7 @@ class BlobStore:
         return await asyncio.to_thread(self._put, stream, max_size)
 
     def _put(self, stream: BinaryIO, max_size: int) -> StoredBlob:
-        self._root.mkdir(parents=True, exist_ok=True)
+        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
         head = b""
@@ -81,7 +81,7 @@ class BlobStore:
             os.unlink(tmp_name)  # the same bytes are already stored
             return
         if not final.parent.is_dir():
-            final.parent.mkdir(exist_ok=True)
+            final.parent.mkdir(mode=0o700, exist_ok=True)  # the data folder stays private
             _fsync_dir(self._root)
         os.replace(tmp_name, final)
         _fsync_dir(final.parent)
@@ -105,7 +105,7 @@ class BlobStore:
     def receive(self, content_hash: str) -> IncomingBlob:
         """Start writing a blob that should hash to `content_hash` (blocking: call from a thread)."""
         self.path(content_hash)  # refuses a malformed hash before any file is made
-        self._root.mkdir(parents=True, exist_ok=True)
+        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self._root, prefix=".sync-")
         return IncomingBlob(self, content_hash, os.fdopen(fd, "wb"), tmp_name)
 

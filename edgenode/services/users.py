@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from crdt import Add, Create, Update
-from edgenode.ids import is_valid_id, new_id, new_token
+from edgenode.ids import is_valid_id, new_id, new_token, token_hash
 
 from .audit import AuditLog
 from .context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE, Context
-from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from .errors import BadRequest, Conflict, Forbidden, NotFound, ServiceError, Unauthorized
+from .login_guard import LoginGuard, Ticket, unknown_account
 from .membership import EFFECTIVE_CHANNEL_MEMBERS
 from .models import user_json
 from .name_rules import check_email, check_text, check_username
 from .names import EMAIL, USERNAME, Names, taken
+from .passwords import PasswordPool
 
 __all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER", "TOKEN_ROLE"]
 
@@ -80,6 +81,8 @@ class UserService:
         self._names = Names.of(ctx)
         # token -> (session, expiry): every request resolves its token, and most come in bursts
         self._sessions: dict[str, tuple[Session, float]] = {}
+        self._passwords = PasswordPool()
+        self._guard = LoginGuard(ctx)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -176,7 +179,7 @@ class UserService:
         first = self._ctx.first_user_becomes_admin and not is_bot and await self.count() == 0
         if first_only and not first:
             raise _sign_up_closed()
-        password_hash = await asyncio.to_thread(_hasher.hash, password) if password else ""
+        password_hash = await self._passwords.hash(_hasher, password) if password else ""
         now = self._ctx.now_ms()
         user_id = new_id()
         fields = {
@@ -245,17 +248,20 @@ class UserService:
     async def login(self, login_id: str, password: str, device_id: str = "", ip: str = "") -> tuple[Session, dict[str, Any]]:
         row = await self._login_row(login_id)
         ok = False
-        if row is not None and row["password_hash"]:
-            try:
-                ok = await asyncio.to_thread(_hasher.verify, row["password_hash"], password)
-            except (VerificationError, InvalidHashError):
-                ok = False
-        if row is None or not ok or int(row["delete_at"] or 0) > 0:
-            await self._audit.record("failedLogin", user_id=row["id"] if row is not None else "",
-                                     extra=f"login_id={login_id}", ip=ip)
+        # Every check, for a known or an unknown login id, costs one password verification and counts
+        # against the same lockout (services/login_guard.py), so neither tells which accounts exist.
+        user_id = row["id"] if row is not None else ""
+        ticket = await self._admit(user_id or unknown_account(login_id), ip, user_id, f"login_id={login_id}")
+        try:
+            ok = await self._check_password(row, password) and row is not None and not int(row["delete_at"] or 0)
+            await (self._guard.succeeded(ticket) if ok else self._guard.failed(ticket))
+        finally:
+            self._guard.release(ticket)
+        if row is None or not ok:
+            await self._audit.record("failedLogin", user_id=user_id, extra=f"login_id={login_id}", ip=ip)
             raise Unauthorized("Enter a valid email or username and/or password.",
                                "api.user.login.invalid_credentials_email_username")
-        session = await self._new_session(row["id"], row["roles"] or SYSTEM_USER, device_id)
+        session = await self._new_session(row["id"], row["roles"] or SYSTEM_USER, row["password_hash"] or "", device_id)
         await self._audit.record("login", user_id=row["id"], ip=ip, session_id=session.id)
         return session, await self._names.show_user(user_json(row))
 
@@ -270,6 +276,66 @@ class UserService:
                     "SELECT * FROM users WHERE id = ? AND _deleted = 0 AND is_bot IS NOT 1", (user_id,))
         return None
 
+    async def _admit(self, account: str, ip: str, user_id: str, extra: str) -> Ticket:
+        try:
+            return await self._guard.admit(account, ip)
+        except ServiceError as refused:
+            await self._audit.record("failedLogin", user_id=user_id, extra=f"{extra} refused={refused.error_id}", ip=ip)
+            raise
+
+    async def _check_password(self, row: sqlite3.Row | None, password: str) -> bool:
+        """Verify `password` against the user's hash; for no user (or one without a password) do the same
+        work against a hash nothing matches, so the answer takes as long either way."""
+        if row is not None and row["password_hash"]:
+            return await self._passwords.verify(_hasher, row["password_hash"], password)
+        return await self._passwords.verify_nobody(_hasher, password)
+
+    async def change_password(self, user_id: str, current: object, new: object, actor: Session, ip: str = "") -> None:
+        """PUT /users/{id}/password, as Mattermost: users change their own with their current password
+        (which counts against the login lockout), system admins reset anyone's without it. The
+        user's other sessions end, on every node once the change arrives there (see _password_stamp);
+        the caller's own session stays. The account's failed-login count is cleared."""
+        own = actor.user_id == user_id
+        if not own and not actor.is_system_admin:
+            raise Forbidden("You do not have permission to update the password of this user.",
+                            "api.user.update_password.context.app_error")
+        row = await self.row(user_id)
+        if own:
+            if not isinstance(current, str) or not current:
+                raise BadRequest("Invalid or missing current_password in request body.",
+                                 "api.context.invalid_body_param.app_error")
+            password = _new_password(new)
+            await self._confirm_password(row, current, actor, ip)
+        else:
+            password = _new_password(new)
+        password_hash = await self._passwords.hash(_hasher, password)
+        now = self._ctx.now_ms()
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, {
+            "password_hash": password_hash, "last_password_update": now, "update_at": now})])
+        keep, stamp = (actor.id if own else ""), _password_stamp(password_hash)
+
+        def end_other_sessions(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM sessions WHERE user_id = ? AND id != ?", (user_id, keep))
+            conn.execute("UPDATE sessions SET password_stamp = ? WHERE id = ?", (stamp, keep))
+
+        await self._ctx.store.write_local(end_other_sessions)
+        self.forget_sessions()
+        await self._guard.reset(user_id)
+        await self._audit.record("updatePassword", user_id=actor.user_id, ip=ip, session_id=actor.id,
+                                 extra=f"user={user_id} method={'change' if own else 'admin_reset'}")
+
+    async def _confirm_password(self, row: sqlite3.Row, password: str, actor: Session, ip: str) -> None:
+        """Check the current password of a user changing it, under the same lockout as a login."""
+        ticket = await self._admit(row["id"], ip, row["id"], "updatePassword")
+        try:
+            if not await self._check_password(row, password):
+                await self._guard.failed(ticket)
+                await self._audit.record("updatePasswordFailed", user_id=row["id"], ip=ip, session_id=actor.id)
+                raise BadRequest("The \"Current Password\" you entered is incorrect. Please check that Caps Lock "
+                                 "is off and try again.", "api.user.update_password.incorrect.app_error")
+        finally:
+            self._guard.release(ticket)
+
     async def _host_here(self, user_id: str) -> None:
         """Record, once, that the user uses this node (logs in, or makes a personal access token here):
         the node becomes entitled to the user's private channels and personal state (see
@@ -280,19 +346,20 @@ class UserService:
                                               (user_id, node)):
             await self._ctx.store.write(DIRECTORY_SCOPE, [Add(USER_NODES, user_id, node)])
 
-    async def _new_session(self, user_id: str, roles: str, device_id: str = "", is_token: bool = False,
-                           token: str | None = None) -> Session:
+    async def _new_session(self, user_id: str, roles: str, password_hash: str, device_id: str = "") -> Session:
         await self._host_here(user_id)
-        session = Session(new_id(), token or new_token(), user_id, roles, is_token)
+        session = Session(new_id(), new_token(), user_id, roles)
         now = self._ctx.now_ms()
-        row = (session.token, session.id, user_id, now, now + SESSION_LIFETIME_MS, now, device_id, int(is_token))
+        row = (token_hash(session.token), session.id, user_id, now, now + SESSION_LIFETIME_MS, now, device_id,
+               _password_stamp(password_hash))
         await self._ctx.store.write_local(lambda conn: conn.execute(
-            "INSERT INTO sessions (token, id, user_id, create_at, expires_at, last_activity_at, device_id, is_token) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row))
+            "INSERT INTO sessions (token_hash, id, user_id, create_at, expires_at, last_activity_at, device_id, "
+            "password_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row))
         return session
 
     async def logout(self, session: Session) -> None:
-        await self._ctx.store.write_local(lambda conn: conn.execute("DELETE FROM sessions WHERE token = ?", (session.token,)))
+        hashed = token_hash(session.token)
+        await self._ctx.store.write_local(lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (hashed,)))
         self.forget_sessions()
         await self._audit.record("logout", user_id=session.user_id, session_id=session.id)
 
@@ -332,16 +399,19 @@ class UserService:
     async def _lookup_session(self, token: str) -> Session | None:
         if not token or len(token) > 64:
             return None
+        hashed = token_hash(token)  # only hashes are stored: see local_schema's local_0006
         row = await self._ctx.store.fetchone(
-            "SELECT s.id, s.user_id, s.expires_at, u.roles, u.delete_at FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.token = ? AND u._deleted = 0", (token,))
+            "SELECT s.id, s.user_id, s.expires_at, s.password_stamp, u.roles, u.delete_at, u.password_hash "
+            "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u._deleted = 0", (hashed,))
         if row is not None:
             if row["expires_at"] < self._ctx.now_ms() or int(row["delete_at"] or 0) > 0:
                 return None
+            if row["password_stamp"] != _password_stamp(row["password_hash"] or ""):
+                return None  # the password changed since this login, on this node or another
             return Session(row["id"], token, row["user_id"], row["roles"] or SYSTEM_USER)
         row = await self._ctx.store.fetchone(
             "SELECT t.id, t.user_id, u.roles, u.delete_at FROM access_tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.token = ? AND t.is_active = 1 AND u._deleted = 0", (token,))
+            "WHERE t.token_hash = ? AND t.is_active = 1 AND u._deleted = 0", (hashed,))
         if row is not None and not int(row["delete_at"] or 0):
             return Session(row["id"], token, row["user_id"], row["roles"] or SYSTEM_USER, is_token=True)
         return None
@@ -357,8 +427,8 @@ class UserService:
         await self._host_here(user_id)
         token_id, token = new_id(), new_token()
         await self._ctx.store.write_local(lambda conn: conn.execute(
-            "INSERT INTO access_tokens (id, token, user_id, description) VALUES (?, ?, ?, ?)",
-            (token_id, token, user_id, description)))
+            "INSERT INTO access_tokens (id, token_hash, user_id, description) VALUES (?, ?, ?, ?)",
+            (token_id, token_hash(token), user_id, description)))
         await self._audit.record("createUserAccessToken", user_id=actor.user_id, extra=f"user={user_id} token_id={token_id}")
         return {"id": token_id, "token": token, "user_id": user_id, "description": description, "is_active": True}
 
@@ -413,6 +483,20 @@ def _check_first(conn: sqlite3.Connection, username: str, email: str) -> None:
     _check_names_free(conn, username, email)
     if conn.execute("SELECT EXISTS (SELECT 1 FROM users WHERE _deleted = 0)").fetchone()[0]:
         raise _FirstUserTaken()
+
+
+def _password_stamp(password_hash: str) -> str:
+    """What a session keeps of the password it was opened with: a session whose stamp no longer
+    matches the user's (replicated) password hash is over, so a password change or reset made on
+    any node of the mesh ends the user's sessions on every node once the change arrives there."""
+    return token_hash(password_hash)
+
+
+def _new_password(password: object) -> str:
+    # the rule UserService.create applies to a new account's password
+    if not isinstance(password, str) or not 5 <= len(password) <= 72:
+        raise BadRequest("Your password must contain between 5 and 72 characters.", "model.user.is_valid.pwd_length.app_error")
+    return password
 
 
 def _bot_json(row: sqlite3.Row) -> dict[str, Any]:

@@ -138,6 +138,15 @@ async def patch_user(request: Request) -> Response:
     return json_response(await services(request).users.patch(user_id, await json_body(request)))
 
 
+async def update_password(request: Request) -> Response:
+    session = await require_session(request)
+    body = await json_body(request)
+    ip = request.client.host if request.client else ""
+    await services(request).users.change_password(user_param(request, session), body.get("current_password"),
+                                                  body.get("new_password"), session, ip)
+    return ok()
+
+
 async def update_roles(request: Request) -> Response:
     session = await require_session(request)
     body = await json_body(request)
@@ -245,6 +254,7 @@ routes = [
     Route("/api/v4/users/{user_id}", get_user, methods=["GET"]),
     Route("/api/v4/users/{user_id}/patch", patch_user, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/roles", update_roles, methods=["PUT"]),
+    Route("/api/v4/users/{user_id}/password", update_password, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/tokens", create_token, methods=["POST"]),
     Route("/api/v4/users/{user_id}/tokens", list_tokens, methods=["GET"]),
     Route("/api/v4/users/{user_id}/teams", user_teams, methods=["GET"]),
