@@ -56,7 +56,7 @@ def too_open(root: Path) -> dict[str, str]:
 
 async def _use_everything(world: LoginWorld) -> None:
     """Users, a session, an access token, a team, a post and an uploaded file: what makes files."""
-    await world.create_user("alice")
+    await world.allow_access_tokens((await world.create_user("alice"))["id"])
     alice = await world.token("alice")
     made = await world.call("POST", f"/api/v4/users/{world.users['alice']['id']}/tokens", alice,
                             json={"description": "ci"})

@@ -34,6 +34,7 @@ async def test_the_database_files_hold_no_usable_session_or_access_token(tmp_pat
     data = tmp_path / "node"
     async with login_world(data) as world:
         alice = await world.create_user("alice")
+        await world.allow_access_tokens(alice["id"])
         session = await world.token("alice")
         made = await world.call("POST", f"/api/v4/users/{alice['id']}/tokens", session, json={"description": "ci"})
         assert made.status_code == 200, made.text
@@ -61,6 +62,7 @@ async def test_the_database_files_hold_no_usable_session_or_access_token(tmp_pat
 async def test_a_logout_and_a_revoked_token_find_their_hashed_rows(tmp_path: Path) -> None:
     async with login_world(tmp_path / "node") as world:
         alice = await world.create_user("alice")
+        await world.allow_access_tokens(alice["id"])
         session = await world.token("alice")
         made = await world.call("POST", f"/api/v4/users/{alice['id']}/tokens", session, json={"description": "ci"})
         revoked = await world.call("POST", "/api/v4/users/tokens/revoke", session, json={"token_id": made.json()["id"]})

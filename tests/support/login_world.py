@@ -130,6 +130,12 @@ class LoginWorld:
         self.users[username] = response.json()
         return self.users[username]  # type: ignore[no-any-return]
 
+    async def allow_access_tokens(self, user_id: str) -> None:
+        """Give a member the role Mattermost requires to make personal access tokens."""
+        response = await self.call("PUT", f"/api/v4/users/{user_id}/roles", self.admin_token,
+                                   json={"roles": "system_user system_user_access_token"})
+        assert response.status_code == 200, response.text
+
     @property
     def _app(self) -> Any:
         app = getattr(self, "_built_app", None)
