@@ -13,8 +13,10 @@ from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
 from edgenode.mesh import load_mesh
+from edgenode.outbound import GuardedClient, InternalAllowList
 from edgenode.schema import SCHEMA
 from edgenode.services import Context, Services
+from edgenode.settings import NodeSettings, load_settings
 from edgenode.store import Store
 from edgenode.sync_service import SyncService, SyncSettings
 
@@ -33,13 +35,17 @@ class Node:
 
 
 @asynccontextmanager
-async def open_node(data_dir: Path) -> AsyncIterator[Node]:
-    """Open (creating on first use) the node whose data lives in `data_dir`."""
+async def open_node(data_dir: Path, settings: NodeSettings | None = None) -> AsyncIterator[Node]:
+    """Open (creating on first use) the node whose data lives in `data_dir`, with `settings` if given,
+    else those of its settings file (edgenode/settings.py)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings if settings is not None else load_settings(data_dir)
     signer = load_or_create_identity(data_dir)
     async with Store(data_dir / STORE_FILE, SCHEMA, signer, migrations=LOCAL_MIGRATIONS) as store:
         enrolment = load_mesh(data_dir)
-        context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority)
+        outbound = GuardedClient(InternalAllowList.parse(settings.allowed_untrusted_internal_connections))
+        context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority,
+                          settings=settings, outbound=outbound)
         services = Services.build(context)
         await services.outgoing.start()  # outgoing webhooks fire on posts from now on
         await services.peer_events.start()  # ops from peers raise WebSocket events from now on
@@ -49,6 +55,7 @@ async def open_node(data_dir: Path) -> AsyncIterator[Node]:
             await services.peer_events.stop()
             await services.commands.stop()  # cancels delayed /echo answers
             await services.outgoing.stop()
+            await outbound.aclose()
 
 
 async def serve_node(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncSettings | None,
