@@ -82,7 +82,7 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync
             # re-raise them after shutdown, or the process dies before the store is closed.
             yield
 
-    app = build_app(node.services)
+    app = build_app(node.services, bound_host=host)
     app.state.sync = sync  # GET /api/v4/edgenode/status reads it
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="auto")
     server = _Server(config)

@@ -106,7 +106,7 @@ async def test_the_status_api_is_for_system_admins_and_shows_node_mesh_and_peers
 async def test_a_node_served_without_sync_reports_sync_not_running(tmp_path: Path) -> None:
     async with open_node(tmp_path / "a") as node:
         app = build_app(node.services)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
             await http.post("/api/v4/users", json={"username": "admin", "email": "a@example.com", "password": PASSWORD})
             token = (await http.post("/api/v4/users/login", json={"login_id": "admin", "password": PASSWORD})).headers["Token"]
             document = (await http.get("/api/v4/edgenode/status", headers={"Authorization": f"Bearer {token}"})).json()
