@@ -74,6 +74,7 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync
     import uvicorn
 
     from edgenode.api.app import build_app
+    from edgenode.http_server import server_config
 
     class _Server(uvicorn.Server):
         @contextmanager
@@ -84,7 +85,7 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync
 
     app = build_app(node.services, bound_host=host)
     app.state.sync = sync  # GET /api/v4/edgenode/status reads it
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="auto")
+    config = server_config(app, host, port, node.services.ctx.settings.limits)
     server = _Server(config)
 
     async def stop_when_told() -> None:

@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 
 from crdt import Create, Delete, Op, Update
 from edgenode.ids import is_valid_id, new_id, new_token
+from edgenode.json_depth import loads as bounded_loads
 from edgenode.outbound import MAX_RESPONSE_BYTES, OutboundError
 
 from .audit import AuditLog
@@ -347,7 +348,7 @@ class OutgoingDispatcher:
         if not raw.strip():
             return
         try:
-            reply = json.loads(raw)
+            reply = bounded_loads(raw)
             if not isinstance(reply, dict):
                 raise TypeError("the reply is not a JSON object")
             await self._post_reply(delivery, reply)
