@@ -14,7 +14,7 @@ Failures are of two kinds only. DestinationRefused is decided before any connect
 it says nothing about ports; Unreachable covers everything else (refused, filtered, reset, timed out,
 bad TLS, DNS failure, too many redirects) and callers show users one message for all of it, so the
 node cannot be used to scan ports. Nothing else in edgenode may make server-side HTTP requests
-(tests/security/test_ssrf_one_client.py checks the imports).
+(tests/security/test_ssrf_client.py checks the imports).
 """
 
 from __future__ import annotations
