@@ -18,6 +18,7 @@ from edgenode import mesh as mesh_shell
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.identity import IdentityError, load_or_create_identity, node_display_id
 from edgenode.node import Node, open_node, serve_node
+from edgenode.settings import NodeSettings, SettingsError, load_settings
 from edgenode.store import StoreError, wall_clock_ms
 from edgenode.sync_service import SyncSettings, read_status_file, running_pid, status_document, sync_once
 from edgenode.sync_trust import NotEnrolledError, secure_settings
@@ -30,14 +31,16 @@ __all__ = ["main", "cli"]
 
 T = TypeVar("T")
 
-_EXPECTED_ERRORS = (StoreError, SyncError, IdentityError, OSError, sqlite3.Error)
+_EXPECTED_ERRORS = (StoreError, SyncError, IdentityError, OSError, sqlite3.Error, SettingsError)
 
 
-def _run(data: str | None, work: Callable[[Node], Awaitable[T]]) -> T:
+def _run(data: str | None, work: Callable[[Node], Awaitable[T]],
+         settings: Callable[[NodeSettings], NodeSettings] | None = None) -> T:
+    """Run `work` on the node; `settings` amends those of its settings file (serve's options)."""
     data_dir = resolve_data_dir(data)
 
     async def runner() -> T:
-        async with open_node(data_dir) as node:
+        async with open_node(data_dir, settings(load_settings(data_dir)) if settings else None) as node:
             return await work(node)
 
     try:
@@ -71,8 +74,14 @@ def cli() -> None:
               help="Advertise this node and discover peers of its mesh on the LAN (mDNS).")
 @click.option("--unenrolled-sync", is_flag=True, envvar="EDGENODE_UNENROLLED_SYNC",
               help="Sync over plain TCP although this node is in no mesh (tests, trusted networks only).")
+@click.option("--allow-internal-host", "allow_internal", multiple=True, metavar="HOST|IP|CIDR",
+              help="An internal destination slash commands and outgoing webhooks may reach (repeatable; "
+                   "adds to allowed_untrusted_internal_connections in settings.toml).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name browsers may reach the API under, besides loopback ones (repeatable; "
+                   "adds to allowed_hosts in settings.toml).")
 def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int, peers: tuple[str, ...],
-          mdns: bool, unenrolled_sync: bool) -> None:
+          mdns: bool, unenrolled_sync: bool, allow_internal: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> None:
     """Start the node: its store, the Mattermost-compatible API and peer sync, until interrupted."""
     requested: SyncSettings | None = None
     if sync_port or peers or mdns:
@@ -98,7 +107,7 @@ def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int
         await serve_node(node, host, port, stop, settings, sync_store)
         click.echo("edgenode: stopped", err=True)
 
-    _run(data, work)
+    _run(data, work, lambda file: file.with_options(allow_internal=allow_internal, allowed_hosts=allowed_hosts))
 
 
 @cli.command()

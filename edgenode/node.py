@@ -13,9 +13,11 @@ from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
 from edgenode.mesh import load_mesh
+from edgenode.outbound import GuardedClient, InternalAllowList
 from edgenode.private_files import secure_data_dir
 from edgenode.schema import SCHEMA
 from edgenode.services import Context, Services
+from edgenode.settings import NodeSettings, load_settings
 from edgenode.store import Store
 from edgenode.sync_service import SyncService, SyncSettings
 
@@ -34,14 +36,18 @@ class Node:
 
 
 @asynccontextmanager
-async def open_node(data_dir: Path) -> AsyncIterator[Node]:
-    """Open (creating on first use) the node whose data lives in `data_dir`."""
+async def open_node(data_dir: Path, settings: NodeSettings | None = None) -> AsyncIterator[Node]:
+    """Open (creating on first use) the node whose data lives in `data_dir`, with `settings` if given,
+    else those of its settings file (edgenode/settings.py)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings if settings is not None else load_settings(data_dir)
     signer = load_or_create_identity(data_dir)
     secure_data_dir(data_dir, STORE_FILE)  # before SQLite opens the store: its -wal and -shm take the db's mode
     async with Store(data_dir / STORE_FILE, SCHEMA, signer, migrations=LOCAL_MIGRATIONS) as store:
         enrolment = load_mesh(data_dir)
-        context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority)
+        outbound = GuardedClient(InternalAllowList.parse(settings.allowed_untrusted_internal_connections))
+        context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority,
+                          settings=settings, outbound=outbound)
         services = Services.build(context)
         await services.outgoing.start()  # outgoing webhooks fire on posts from now on
         await services.peer_events.start()  # ops from peers raise WebSocket events from now on
@@ -51,6 +57,7 @@ async def open_node(data_dir: Path) -> AsyncIterator[Node]:
             await services.peer_events.stop()
             await services.commands.stop()  # cancels delayed /echo answers
             await services.outgoing.stop()
+            await outbound.aclose()
 
 
 async def serve_node(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncSettings | None,
@@ -69,6 +76,7 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync
     import uvicorn
 
     from edgenode.api.app import build_app
+    from edgenode.http_server import server_config
 
     class _Server(uvicorn.Server):
         @contextmanager
@@ -77,14 +85,10 @@ async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync
             # re-raise them after shutdown, or the process dies before the store is closed.
             yield
 
-    app = build_app(node.services)
+    app = build_app(node.services, bound_host=host)
     app.state.sync = sync  # GET /api/v4/edgenode/status reads it
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="auto")
+    config = server_config(app, host, port, node.services.ctx.settings.limits)
     server = _Server(config)
-    # The API is reached over loopback, which uvicorn trusts as a proxy by default: X-Forwarded-For
-    # would then name the client address, and the login back-off per address (services/login_guard.py)
-    # could be escaped by sending a new one with every guess. (Read when the server starts.)
-    server.config.proxy_headers = False
 
     async def stop_when_told() -> None:
         await stop.wait()

@@ -28,6 +28,7 @@ from typing import Self
 from .errors import SyncError
 from .feed import FeedId
 from .framing import Link, LinkError, StreamLink, memory_link_pair
+from .log_limit import RateLimitedLog
 from .peer import (
     DuplicateConnectionError, PeerSession, SelfConnectionError, SessionConfig,
 )
@@ -212,6 +213,7 @@ class PeerManager:
         self._backoff = backoff
         self._random = random
         self._clock = clock
+        self._refusals = RateLimitedLog(_log, clock=clock)  # anyone who can reach the port can cause these
         self._sleep = sleep
         self._dial = dial if dial is not None else tcp_dialer(client_ssl, verify_peer)
         self._handshake_timeout = handshake_timeout
@@ -363,7 +365,8 @@ class PeerManager:
                 await asyncio.wait_for(writer.start_tls(self._server_ssl), self._handshake_timeout)
                 verified = _verified(writer, self._verify_peer)
             except Exception as exc:  # a peer outside the mesh, revoked, or not speaking TLS
-                _log.warning("refused a sync connection from %s: %s", writer.get_extra_info("peername"), _describe(exc))
+                self._refusals.warning("refused a sync connection from %s: %s", writer.get_extra_info("peername"),
+                                       _describe(exc))
                 writer.close()
                 return
         else:

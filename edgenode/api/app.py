@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute
 
 from edgenode.services import Services
 
+from .browser import BrowserBoundary
 from .errors import EXCEPTION_HANDLERS
 from .middleware import MattermostHeaders
 from .routes import (
@@ -33,9 +34,13 @@ ROUTE_MODULES = [system, users, teams, channels, posts, reactions, files, prefer
                  websocket, openapi, status]
 
 
-def build_app(services: Services) -> Starlette:
+def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:
+    """The API of `services`; `bound_host` is the address it is served on (a specific one is a Host it answers)."""
     routes: list[BaseRoute] = [route for module in ROUTE_MODULES for route in module.routes]
-    app = Starlette(routes=routes, middleware=[Middleware(MattermostHeaders)],
+    # services may be None where only the routes are inspected (the OpenAPI checks)
+    allowed_hosts = services.ctx.settings.allowed_hosts if services is not None else ()
+    boundary = Middleware(BrowserBoundary, allowed_hosts=allowed_hosts, bound_host=bound_host)
+    app = Starlette(routes=routes, middleware=[Middleware(MattermostHeaders), boundary],
                     exception_handlers=EXCEPTION_HANDLERS)
     app.state.services = services
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from crdt import CrdtError
@@ -28,7 +28,7 @@ _HTTP_IDS = {
 }
 
 
-def error_body(request: Request, status: int, error_id: str, message: str, detail: str = "") -> dict[str, object]:
+def error_body(request: HTTPConnection, status: int, error_id: str, message: str, detail: str = "") -> dict[str, object]:
     return {
         "id": error_id,
         "message": message,

@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from edgenode.json_depth import MAX_JSON_DEPTH, TooDeep
+from edgenode.json_depth import loads as bounded_loads
 from edgenode.services.errors import BadRequest, PayloadTooLarge
 
 __all__ = ["json_response", "ok", "json_body", "json_list_body", "int_param", "request_body", "MAX_JSON_BODY"]
@@ -54,12 +56,15 @@ async def _raw_json(request: Request) -> Any:
     if not body.strip():
         return None
     try:
-        data = json.loads(body, parse_int=_int64)
+        data = bounded_loads(body, parse_int=_int64)
         if b"\\ud" in body or b"\\uD" in body:
             # JSON may escape a lone surrogate, which is no character at all: refuse it here
             # rather than fail later when the text is encoded as UTF-8 into an op.
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         return data
+    except TooDeep:
+        raise BadRequest(f"Invalid body: JSON may nest at most {MAX_JSON_DEPTH} levels deep.",
+                         "api.context.invalid_body_param.app_error") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Invalid or missing body: it must be JSON.", "api.context.invalid_body_param.app_error") from None
 

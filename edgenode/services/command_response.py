@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+from edgenode.json_depth import loads as bounded_loads
 
 from .errors import ServiceError
 from .slack import checked_attachments
@@ -71,7 +72,7 @@ class CommandResponse:
         Raises ValueError or TypeError for JSON that does not decode into a CommandResponse.
         """
         if content_type.split(";")[0].strip().lower() == "application/json":
-            data = json.loads(body)
+            data = bounded_loads(body)
             if not isinstance(data, dict):
                 raise TypeError("the reply is not a JSON object")
             return cls.from_json(data)

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
 from crdt import Create, Delete, Op, Update
 from edgenode.ids import is_valid_id, new_id, new_token
+from edgenode.outbound import DestinationRefused, OutboundError
 
 from .audit import AuditLog
 from .channels import ChannelService
@@ -34,7 +33,7 @@ from .context import DIRECTORY_SCOPE, Context
 from .errors import BadRequest, Forbidden, NotFound, ServiceError
 from .events import Broadcast, Event
 from .membership import Memberships
-from .outgoing import MAX_RESPONSE_BYTES, valid_http_url
+from .outgoing import valid_http_url
 from .posts import PostService
 from .users import Session
 from .webhooks import IntegrationAccess, IntegrationPoster, checked_text
@@ -92,7 +91,7 @@ class CommandService:
     """Slash commands: create, list, read, update, regenerate tokens, delete, and execute."""
 
     def __init__(self, ctx: Context, access: IntegrationAccess, channels: ChannelService, members: Memberships,
-                 posts: PostService, poster: IntegrationPoster, audit: AuditLog, *, timeout: float = 10.0,
+                 posts: PostService, poster: IntegrationPoster, audit: AuditLog, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self._ctx = ctx
         self._access = access
@@ -101,7 +100,6 @@ class CommandService:
         self._posts = posts
         self._poster = poster
         self._audit = audit
-        self._timeout = timeout
         self.sleep = sleep
         """How delayed work waits (/echo "text" 5); injectable so tests need not wait."""
         self.search: SearchPort | None = None
@@ -293,23 +291,21 @@ class CommandService:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         failed = {"message": f"Command with a trigger of '{call.trigger}' failed."}
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client, \
-                    client.stream("GET" if command["method"] == "G" else "POST", url, content=body, headers=headers) as reply:
-                raw = b""
-                async for chunk in reply.aiter_bytes():
-                    raw += chunk
-                    if len(raw) >= MAX_RESPONSE_BYTES:
-                        break
-        except httpx.HTTPError as exc:
+            reply = await self._ctx.outbound.request("GET" if command["method"] == "G" else "POST", url,
+                                                     content=body, headers=headers)
+        except OutboundError as exc:
             log.warning("command /%s: %s %s failed: %s", call.trigger, command["method"], command["url"], exc)
-            raise IntegrationFailed(**failed) from None
-        raw = raw[:MAX_RESPONSE_BYTES]
-        if reply.status_code != 200:
-            raise IntegrationFailed(f"Command with a trigger of '{call.trigger}' returned response {reply.status_code}.",
+            # A refused destination is decided before connecting, so saying so reveals no port state;
+            # every other failure reads the same, whatever happened on the wire.
+            detail = str(exc) if isinstance(exc, DestinationRefused) else ""
+            raise IntegrationFailed(**failed, detail=detail) from None
+        raw = reply.body
+        if reply.status != 200:
+            raise IntegrationFailed(f"Command with a trigger of '{call.trigger}' returned response {reply.status}.",
                                     "api.command.execute_command.failed_resp.app_error",
                                     detail=raw.decode("utf-8", errors="replace"))
         try:
-            return CommandResponse.from_http(reply.headers.get("content-type", ""), raw)
+            return CommandResponse.from_http(reply.content_type, raw)
         except (ValueError, TypeError):
             raise IntegrationFailed(**failed) from None
 

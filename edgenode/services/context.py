@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgenode.outbound import GuardedClient
+from edgenode.settings import NodeSettings
 from edgenode.store import Store
 
 from .events import EventBus
@@ -49,3 +51,6 @@ class Context:
     # True on a node that stands alone or holds its mesh's authority; a node that joined a mesh
     # takes its admins from the mesh's replicated directory instead
     first_user_becomes_admin: bool = True
+    settings: NodeSettings = field(default_factory=NodeSettings)
+    # the one client for requests made on a user's behalf (slash commands, outgoing webhooks)
+    outbound: GuardedClient = field(default_factory=GuardedClient)

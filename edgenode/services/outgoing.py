@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import httpx
-
 from crdt import Create, Delete, Op, Update
 from edgenode.ids import is_valid_id, new_id, new_token
+from edgenode.json_depth import loads as bounded_loads
+from edgenode.outbound import MAX_RESPONSE_BYTES, OutboundError
 
 from .audit import AuditLog
 from .channels import ChannelService
@@ -52,7 +52,6 @@ log = logging.getLogger("edgenode.integrations")
 
 TRIGGER_EXACT = 0
 TRIGGER_STARTS_WITH = 1
-MAX_RESPONSE_BYTES = 1024 * 1024  # Mattermost's MaxIntegrationResponseSize
 _EDITABLE = ("channel_id", "trigger_words", "trigger_when", "callback_urls", "display_name", "description",
              "content_type", "username", "icon_url")
 
@@ -262,14 +261,11 @@ class Delivery:
 class OutgoingDispatcher:
     """Calls outgoing webhooks for new posts, in the background, between start() and stop()."""
 
-    def __init__(self, ctx: Context, hooks: OutgoingHookService, access: IntegrationAccess, poster: IntegrationPoster,
-                 *, timeout: float = 10.0):
+    def __init__(self, ctx: Context, hooks: OutgoingHookService, access: IntegrationAccess, poster: IntegrationPoster):
         self._ctx = ctx
         self._hooks = hooks
         self._access = access
         self._poster = poster
-        self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
         self._subscription: contextlib.ExitStack | None = None
         self._queue: asyncio.Queue[Event] | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -282,7 +278,6 @@ class OutgoingDispatcher:
     async def start(self) -> None:
         if self._consumer is not None:
             return
-        self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
         self._subscription = contextlib.ExitStack()
         self._queue = self._subscription.enter_context(self._ctx.events.subscribe())
         self._consumer = asyncio.create_task(self._consume(self._queue), name="outgoing-webhooks")
@@ -298,9 +293,7 @@ class OutgoingDispatcher:
         await asyncio.gather(consumer, *self._deliveries, return_exceptions=True)
         if self._subscription is not None:
             self._subscription.close()
-        if self._client is not None:
-            await self._client.aclose()
-        self._subscription = self._queue = self._client = None
+        self._subscription = self._queue = None
 
     async def drain(self) -> None:
         """Wait until every event published so far is handled and its deliveries are done."""
@@ -354,27 +347,19 @@ class OutgoingDispatcher:
         return out
 
     async def _deliver(self, delivery: Delivery) -> None:
-        client = self._client
-        if client is None:
-            return
         body, content_type = delivery.request()
         hook_id = delivery.hook["id"]
         try:
-            async with client.stream("POST", delivery.url, content=body,
-                                     headers={"Content-Type": content_type, "Accept": "application/json"}) as response:
-                raw = b""
-                async for chunk in response.aiter_bytes():
-                    raw += chunk
-                    if len(raw) >= MAX_RESPONSE_BYTES:
-                        raw = raw[:MAX_RESPONSE_BYTES]
-                        break
-        except httpx.HTTPError as exc:
+            reply = await self._ctx.outbound.request("POST", delivery.url, content=body,
+                                                     headers={"Content-Type": content_type, "Accept": "application/json"})
+        except OutboundError as exc:
             log.warning("outgoing webhook %s: POST %s failed: %s", hook_id, delivery.url, exc)
             return
+        raw = reply.body
         if not raw.strip():
             return
         try:
-            reply = json.loads(raw)
+            reply = bounded_loads(raw)
             if not isinstance(reply, dict):
                 raise TypeError("the reply is not a JSON object")
             await self._post_reply(delivery, reply)

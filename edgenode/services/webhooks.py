@@ -17,6 +17,7 @@ from typing import Any
 
 from crdt import Create, Delete, Op, Update
 from edgenode.ids import is_valid_id, new_id
+from edgenode.json_depth import loads as bounded_loads
 
 from .audit import AuditLog
 from .channels import ChannelService
@@ -101,7 +102,7 @@ class IncomingHookRequest:
     def from_json(cls, body: bytes | str) -> IncomingHookRequest:
         """Decode a JSON payload; raw newlines and tabs inside strings are tolerated, as Mattermost does."""
         try:
-            data = json.loads(body, strict=False)
+            data = bounded_loads(body, strict=False)
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("Unable to parse the incoming data: it must be JSON.", _PARSE_ERROR) from None
         if data is None:

@@ -18,7 +18,9 @@ from contextlib import asynccontextmanager, contextmanager
 import uvicorn
 
 from edgenode.api.app import build_app
+from edgenode.http_server import server_config
 from edgenode.node import Node
+from edgenode.settings import Limits
 
 __all__ = ["live_server", "websocket_url"]
 
@@ -49,14 +51,15 @@ class _InProcessServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def live_server(node: Node) -> AsyncIterator[str]:
-    """Serve `node` over HTTP and WebSocket until the block ends; yields the base URL."""
+async def live_server(node: Node, limits: Limits | None = None) -> AsyncIterator[str]:
+    """Serve `node` over HTTP and WebSocket until the block ends, with the node's limits (or `limits`);
+    yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(build_app(node.services), lifespan="off", log_level="warning", ws="auto",
-                            timeout_graceful_shutdown=5)
+    config = server_config(build_app(node.services, bound_host="127.0.0.1"), "127.0.0.1", port,
+                           limits or node.services.ctx.settings.limits, timeout_graceful_shutdown=5)
     server = _InProcessServer(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     ready = asyncio.create_task(server.ready.wait())

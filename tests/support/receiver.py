@@ -39,6 +39,7 @@ class _Reply:
     status: int = 200
     content_type: str = "application/json"
     body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Receiver:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
+                for name, value in reply.headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(reply.body)
 
@@ -84,10 +87,15 @@ class Receiver:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{path}"
 
-    def answer(self, path: str, body: Any = b"", *, status: int = 200, content_type: str = "application/json") -> None:
+    def answer(self, path: str, body: Any = b"", *, status: int = 200, content_type: str = "application/json",
+               headers: dict[str, str] | None = None) -> None:
         """How to answer requests for `path` from now on; a non-bytes body is sent as JSON."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.replies[path] = _Reply(status, content_type, raw)
+        self.replies[path] = _Reply(status, content_type, raw, tuple((headers or {}).items()))
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     def take(self, timeout: float = 5.0) -> Received:
         """The next request received (blocking: call through asyncio.to_thread from async code)."""

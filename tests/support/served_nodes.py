@@ -62,7 +62,7 @@ async def served(data_dir: Path, settings: SyncSettings, *, enrolled: bool = Fal
         app = build_app(node.services)
         app.state.sync = sync
         http = await stack.enter_async_context(httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                                 base_url="http://edgenode.test"))
+                                                                 base_url="http://localhost"))
         yield Served(node, sync, http, settings.port)
 
 

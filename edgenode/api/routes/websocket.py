@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from edgenode.api.auth import token_from
 from edgenode.api.middleware import VERSION_ID
 from edgenode.ids import is_valid_id, new_id
+from edgenode.json_depth import loads as bounded_loads
 from edgenode.services import BadRequest, Broadcast, Event, ServiceError, Services, Session, Unauthorized
 from edgenode.services.errors import NotImplementedYet, PayloadTooLarge
 from edgenode.services.events import Audience, Subscription
@@ -78,7 +79,7 @@ def parse_action(raw: str | bytes | None) -> ClientAction | BadFrame:
         return BadFrame(0, PayloadTooLarge(f"WebSocket messages are limited to {MAX_ACTION_BYTES} bytes.",
                                            "api.web_socket_router.too_large.app_error"))
     try:
-        message = json.loads(raw)
+        message = bounded_loads(raw)
     except (ValueError, UnicodeDecodeError):
         message = None
     if not isinstance(message, dict):

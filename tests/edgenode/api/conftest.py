@@ -12,6 +12,7 @@ import pytest
 
 from edgenode.api.app import build_app
 from edgenode.node import Node, open_node
+from edgenode.settings import NodeSettings
 
 
 @dataclass
@@ -52,8 +53,15 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with open_node(tmp_path / "node") as node:
+def node_settings() -> NodeSettings:
+    """The node's settings: its API answers under the client's base URL, http://edgenode.test.
+    Modules whose integrations listen on loopback override this to allow them, as an admin would."""
+    return NodeSettings(allowed_hosts=("edgenode.test",))
+
+
+@pytest.fixture
+async def api(tmp_path: Path, node_settings: NodeSettings) -> AsyncIterator[Api]:
+    async with open_node(tmp_path / "node", node_settings) as node:
         transport = httpx.ASGITransport(app=build_app(node.services))
         async with httpx.AsyncClient(transport=transport, base_url="http://edgenode.test") as client:
             world = Api(node, client)

@@ -11,11 +11,19 @@ import pytest
 from support.receiver import Receiver
 
 from edgenode.ids import is_valid_id
+from edgenode.settings import NodeSettings
 
 COMMAND_KEYS = {"id", "token", "create_at", "update_at", "delete_at", "creator_id", "team_id", "trigger", "method",
                 "username", "icon_url", "auto_complete", "auto_complete_desc", "auto_complete_hint", "display_name",
                 "description", "url", "plugin_id"}
 SITE = "http://edgenode.test"
+
+
+@pytest.fixture
+def node_settings() -> NodeSettings:
+    """The receivers listen on loopback: the admin allows that internal destination, as Mattermost's
+    AllowedUntrustedInternalConnections would have to."""
+    return NodeSettings(allowed_hosts=("edgenode.test",), allowed_untrusted_internal_connections=("127.0.0.1",))
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from edgenode.api.app import build_app
 from edgenode.api.openapi_spec import route_key
 from edgenode.api.routes.openapi import http_routes
 from edgenode.node import open_node
+from edgenode.settings import NodeSettings
 
 ERROR_FIELDS = {"id": str, "message": str, "detailed_error": str, "request_id": str, "status_code": int,
                 "is_oauth": bool}
@@ -82,7 +83,9 @@ class NodeApp:
         async with AsyncExitStack() as stack:
             await receive()  # lifespan.startup
             try:
-                node = await stack.enter_async_context(open_node(self.data_dir))
+                # schemathesis's ASGI client sends Host: testserver, a name the node must be told to answer
+                settings = NodeSettings(allowed_hosts=("testserver",))
+                node = await stack.enter_async_context(open_node(self.data_dir, settings))
                 self._app = build_app(node.services)
                 await self._seed()
             except Exception as exc:
@@ -93,7 +96,7 @@ class NodeApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _seed(self) -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app), base_url="http://seed") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app), base_url="http://localhost") as http:
             async def call(method: str, path: str, token: str = "", **kwargs: Any) -> httpx.Response:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 return await http.request(method, "/api/v4" + path, headers=headers, **kwargs)

@@ -11,9 +11,17 @@ import pytest
 from support.receiver import Receiver
 
 from edgenode.ids import is_valid_id
+from edgenode.settings import NodeSettings
 
 HOOK_KEYS = {"id", "token", "create_at", "update_at", "delete_at", "creator_id", "channel_id", "team_id", "trigger_words",
              "trigger_when", "callback_urls", "display_name", "description", "content_type", "username", "icon_url"}
+
+
+@pytest.fixture
+def node_settings() -> NodeSettings:
+    """The receivers listen on loopback: the admin allows that internal destination, as Mattermost's
+    AllowedUntrustedInternalConnections would have to."""
+    return NodeSettings(allowed_hosts=("edgenode.test",), allowed_untrusted_internal_connections=("127.0.0.1",))
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ async def open_client(stack: AsyncExitStack, data_dir: Path) -> Client:
     """Open the node of `data_dir` and its API client, both closed with `stack`."""
     node = await stack.enter_async_context(open_node(data_dir))
     http = await stack.enter_async_context(httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(node.services)),
-                                                             base_url="http://edgenode.test"))
+                                                             base_url="http://localhost"))
     return Client(node, http)
 
 
