@@ -43,7 +43,7 @@ class Site:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     async with open_node(tmp_path / "node") as node:
         transport = httpx.ASGITransport(app=build_app(node.services))
-        async with httpx.AsyncClient(transport=transport, base_url="http://edgenode.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             site = Site(client)
             assert (await site.call("POST", "/users", {"username": "admin", "email": "admin@example.com",
                                                        "password": "password1"})).status_code == 201

@@ -105,7 +105,7 @@ class LoginWorld:
         if ip not in self._clients:
             transport = httpx.ASGITransport(app=self._app, client=(ip, 40000))
             self._clients[ip] = await self.stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://edgenode.test"))
+                httpx.AsyncClient(transport=transport, base_url="http://localhost"))
         return self._clients[ip]
 
     async def call(self, method: str, path: str, token: str | None = None, ip: str = "127.0.0.1",

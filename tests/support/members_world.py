@@ -91,5 +91,5 @@ async def world_at(data_dir: Path) -> AsyncIterator[World]:
 @asynccontextmanager
 async def serve(node: Node) -> AsyncIterator[World]:
     transport = httpx.ASGITransport(app=build_app(node.services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://edgenode.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield World(node, client)
