@@ -65,7 +65,9 @@ class PeerAddress:
         text = text.strip()
         host, port = text, str(default_port)
         if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
+            host, closed, rest = text[1:].partition("]")
+            if not closed:
+                raise ValueError(f"{text!r} is not HOST:PORT (an IPv6 address goes in brackets: [::1]:8066)")
             if rest:
                 if not rest.startswith(":"):
                     raise ValueError(f"{text!r} is not HOST:PORT")
