@@ -15,6 +15,7 @@ for tests and trusted development networks only.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import random as _random
@@ -132,6 +133,9 @@ class _Peer:
     visible: Callable[[FeedId], bool] | None = None
     """Need-to-know as of its last session: which of our feeds it may receive (None: all)."""
     last_error: str | None = None
+    connected_once: bool = False
+    lost_at: float | None = None
+    """When its last session ended (None while connected, or never connected)."""
 
 
 @dataclass(slots=True)
@@ -408,21 +412,34 @@ class PeerManager:
             peer.address = link.peer
             peer.session = session
             peer.ended.clear()
+            if existing is None:  # a replaced duplicate connection is neither a loss nor a return
+                self._log_connected(node, peer, link.peer)
 
         session = PeerSession(self.store, link, node=self.node, mesh=self.mesh, initiator=initiator,
                               config=self._config, clock=self._clock, verified_node=verified, admit=admit,
                               entitlements=self._entitlements, blobs=self._blobs)
+        error: str | None = None
         try:
             await session.run()
         except (SyncError, OSError) as exc:
+            error = _describe(exc)
             if session.peer_node is not None and session.peer_node in self._peers:
-                self._peers[session.peer_node].last_error = _describe(exc)
+                self._peers[session.peer_node].last_error = error
             raise
         finally:
-            self._ended(session)
+            self._ended(session, error)
         return session
 
-    def _ended(self, session: PeerSession) -> None:
+    def _log_connected(self, node: bytes, peer: _Peer, address: str) -> None:
+        """Tell the operator a peer is reachable: the first time, and each time it comes back."""
+        if peer.lost_at is not None:
+            away = max(0.0, self._clock() - peer.lost_at)
+            _log.info("sync: node %s is back at %s after %.0f s", _display(node), address, away)
+        elif not peer.connected_once:
+            _log.info("sync: connected to node %s at %s", _display(node), address)
+        peer.connected_once, peer.lost_at = True, None
+
+    def _ended(self, session: PeerSession, error: str | None = None) -> None:
         node = session.peer_node
         peer = self._peers.get(node) if node is not None else None
         if peer is None:
@@ -441,6 +458,10 @@ class PeerManager:
         if peer.session is session:
             peer.session = None
             peer.ended.set()
+            if not self._stopping:  # our own shutdown loses no peer
+                peer.lost_at = self._clock()
+                _log.info("sync: lost node %s at %s: %s", _display(node), peer.address or session.link.peer,
+                          error or "the session ended")
 
     # -- status ------------------------------------------------------------------------------
 
@@ -499,6 +520,13 @@ def _dialer(us: bytes, session: PeerSession) -> bytes:
     """The node that dialed a session's connection."""
     assert session.peer_node is not None
     return us if session.initiator else session.peer_node
+
+
+def _display(node: bytes | None) -> str:
+    """A node's short id as the operator sees it everywhere (edgenode.identity.node_display_id)."""
+    if node is None:
+        return "(unknown)"
+    return base64.b32encode(node[:16]).decode().rstrip("=").lower()
 
 
 def _describe(exc: BaseException) -> str:
