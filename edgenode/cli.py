@@ -411,6 +411,11 @@ def _status_lines(document: dict[str, Any], now: float) -> list[str]:
                      f"to receive: {'unknown' if to_receive is None else to_receive}")
         if peer.get("last_error"):
             lines.append(f"  last error: {peer['last_error']}")
+        for feed in peer.get("diverged") or []:
+            lines.append(f"  another history: node {feed.get('author')}'s feed {feed.get('scope')!r} differs from ours")
+            if feed.get("scope") == "node":  # each node states its enrolment once, as op #1 of that feed
+                lines.append(f"  two machines hold the identity of node {feed.get('author')} (an invite token used "
+                             f"twice, or a copied data folder): revoke it with `edgenode mesh revoke {feed.get('author')}`")
     for fork in document.get("forks") or []:  # equivocation: worth an admin's attention (revoke the node?)
         lines.append(f"fork: node {fork.get('author')} signed two different ops at {fork.get('scope')!r} #{fork.get('seq')} "
                      f"(seen {_ago(fork.get('seen_at'), now)}); the second was quarantined")

@@ -226,6 +226,8 @@ def status_document(*, node: bytes, settings: SyncSettings | None, running: bool
                 "failures": p.failures,
                 "next_attempt_at": _ms(p.next_attempt),
                 "last_error": p.last_error,
+                "diverged": [{"author": node_display_id(f.author), "author_key": f.author.hex(), "scope": f.scope}
+                             for f in p.diverged],
             }
             for p in sorted(peers, key=lambda p: (p.node is None, p.node or b"", p.addresses))
         ],

@@ -115,6 +115,8 @@ class PeerStatus:
     failures: int
     next_attempt: float | None
     last_error: str | None
+    diverged: tuple[FeedId, ...] = ()
+    """Feeds of which the peer holds another history than ours (see PeerSession.diverged)."""
 
 
 @dataclass(slots=True)
@@ -136,6 +138,7 @@ class _Peer:
     connected_once: bool = False
     lost_at: float | None = None
     """When its last session ended (None while connected, or never connected)."""
+    diverged: set[FeedId] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -405,6 +408,7 @@ class PeerManager:
             peer = self._peers.setdefault(node, _Peer())
             existing = peer.session
             if existing is not None:
+                _warn_if_cloned(node, existing, session)
                 if _dialer(self.node, existing) <= _dialer(self.node, session):
                     raise DuplicateConnectionError(f"already connected to node {node.hex()[:16]}")
                 existing.stop("a connection dialed by the node with the smaller key replaces this one")
@@ -452,6 +456,7 @@ class PeerManager:
             peer.last_error = None
         peer.ops_sent += stats.ops_sent
         peer.ops_received += stats.ops_received
+        peer.diverged |= session.diverged
         if session.reconciled:
             peer.frontier = session.peer_frontier()
             peer.visible = session.view.allows if session.view is not None else None
@@ -495,9 +500,11 @@ class PeerManager:
                 failures = min((t.failures for t in targets), default=0)
                 next_attempt = min((t.next_attempt for t in targets if t.next_attempt is not None), default=None)
                 error = next((t.last_error for t in targets if t.last_error), None) or peer.last_error
+            diverged = peer.diverged | (session.diverged if session is not None else frozenset())
             rows.append(PeerStatus(
                 node, tuple(sorted(addresses)), tuple(sorted(found)), session is not None, last_contact, last_sync,
                 to_send, to_receive, sent, received, failures, next_attempt, error,
+                tuple(sorted(diverged, key=lambda f: (f.author, f.scope))),
             ))
         for target in self._targets.values():
             if target.node is None and (target.wanted or target.last_error):
@@ -520,6 +527,21 @@ def _dialer(us: bytes, session: PeerSession) -> bytes:
     """The node that dialed a session's connection."""
     assert session.peer_node is not None
     return us if session.initiator else session.peer_node
+
+
+def _host(address: str) -> str:
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 or address.startswith("[") else address
+
+
+def _warn_if_cloned(node: bytes, existing: PeerSession, new: PeerSession) -> None:
+    """Two live connections, both dialed by the peer, from two hosts: two machines may hold one node
+    identity (an invite token used twice, or a copied data folder). They sign different ops as the
+    same node, which every node refuses as forks; the operator should know at once."""
+    if existing.initiator or new.initiator or _host(existing.link.peer) == _host(new.link.peer):
+        return
+    _log.warning("sync: node %s is connected from %s and now also from %s: two machines may hold this one node "
+                 "identity (an invite token used twice?); if so, revoke it on the authority: edgenode mesh revoke %s",
+                 _display(node), existing.link.peer, new.link.peer, _display(node))
 
 
 def _display(node: bytes | None) -> str:

@@ -152,6 +152,9 @@ class PeerSession:
         self._unsent = 0
         self._next_n = 1
         self._reconciler: Reconciler | None = None
+        self.diverged: frozenset[FeedId] = frozenset()
+        """Feeds of which the peer holds another history than ours (the same author signed both):
+        never sent either way. In a node's "node" feed it means two machines hold one node identity."""
         self._turns = 0
         self._reconciled = asyncio.Event()
         self._wake = asyncio.Event()
@@ -401,6 +404,7 @@ class PeerSession:
         for feed, head in self._reconciler.frontier.items():
             # not in to_send: the peer holds at least as much (or another history: never send it)
             self._known[feed] = max(self._known.get(feed, 0), to_send.get(feed, head.seq))
+        self.diverged = frozenset(self._reconciler.forks)
         for feed in self._reconciler.forks:
             _log.warning("peer %s holds another history of feed %r of author %s: not sending it",
                          self.link.peer, feed.scope, feed.author.hex()[:16])
