@@ -68,8 +68,8 @@ def _existing_node(data: str | None) -> Path:
     return data_dir
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The API's listening socket, bound before the node opens so a port in use is one clear line."""
+def _listen(host: str, port: int, option: str = "--port") -> socket.socket:
+    """A bound listening socket (the API's), made before anything starts so a port in use is one clear line."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]
@@ -81,7 +81,7 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        hint = " (another edgenode or program listens there: choose another with --port)" \
+        hint = f" (another edgenode or program listens there: choose another with {option})" \
             if exc.errno == errno.EADDRINUSE else ""
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
     return sock
@@ -130,6 +130,8 @@ def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         api_socket = _listen(host, port)  # before anything is said or started: a port in use is one line
+        if requested is not None and requested.port:
+            _listen(requested.host, requested.port, "--sync-port").close()  # the sync listener binds it again soon
         click.echo(f"edgenode node {node.id}: data in {node.data_dir}; API on http://{host}:{port}", err=True)
         settings, sync_store, late_sync = requested, None, None
         if requested is not None:

@@ -135,6 +135,17 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path, env: dict[st
     assert line.endswith("(another edgenode or program listens there: choose another with --port)")
 
 
+def test_serve_on_a_sync_port_in_use_says_so_in_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_error_line(edgenode(env, "serve", "--data", str(tmp_path / "node"), "--port", str(free_port()),
+                                       "--sync-host", "127.0.0.1", "--sync-port", str(port)))
+    assert line.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+    assert line.endswith("(another edgenode or program listens there: choose another with --sync-port)")
+
+
 @contextmanager
 def unwritable(folder: Path) -> Iterator[None]:
     """`folder` exists and nobody may write in it, root included (an immutable directory when running as root)."""
