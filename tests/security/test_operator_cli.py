@@ -80,6 +80,39 @@ def test_a_second_serve_on_the_same_folder_exits_with_one_line_and_the_first_kee
             assert made.status_code == 201, made.text
 
 
+def test_of_three_serves_started_at_once_on_one_folder_exactly_one_serves(tmp_path: Path, env: dict[str, str]) -> None:
+    data = tmp_path / "node"
+    ports = [free_port() for _ in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-m", "edgenode", "serve", "--data", str(data), "--port", str(port)],
+                              env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for port in ports]
+    try:
+        until(lambda: sum(proc.poll() is not None for proc in procs) == 2)
+        (serving,) = [(proc, port) for proc, port in zip(procs, ports) if proc.poll() is None]
+        until(lambda: _listening(serving[1]))
+        assert httpx.get(f"http://127.0.0.1:{serving[1]}/api/v4/system/ping", timeout=5).status_code == 200
+        for proc in procs:
+            if proc is not serving[0]:
+                _, err = proc.communicate(timeout=5)
+                assert proc.returncode == 1
+                (line,) = err.splitlines()
+                assert line.startswith(f"Error: the node in {data} is already in use: serving (pid ")
+        assert serving[0].poll() is None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.communicate(timeout=15)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 def test_a_one_shot_sync_and_a_mesh_join_are_refused_while_the_node_is_served(tmp_path: Path,
                                                                               env: dict[str, str]) -> None:
     data = tmp_path / "node"
