@@ -22,10 +22,10 @@ from edgenode import mesh as mesh_shell
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, require_node
 from edgenode.identity import IdentityError, node_display_id
-from edgenode.node import Node, open_node, serve_node
-from edgenode.store import StoreError, wall_clock_ms
 from edgenode.mesh_watch import wait_for_mesh
+from edgenode.node import Node, open_node, serve_node
 from edgenode.node_status import folder_status
+from edgenode.store import StoreError, wall_clock_ms
 from edgenode.sync_service import SyncSettings, sync_once
 from edgenode.sync_trust import NotEnrolledError, secure_settings
 from sync import SyncError
