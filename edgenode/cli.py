@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from edgenode.sync_service import SyncSettings, sync_once
 from edgenode.sync_trust import NotEnrolledError, secure_settings
 from sync import SyncError
 from sync.manager import PeerAddress
+from sync.mesh import decode_invite
 from sync.peer import SessionStats
 from sync.revocation import Revocation, Revocations
 
@@ -251,7 +253,8 @@ def mesh_join(data: str | None, token: str) -> None:
 
     Only a fresh node can join (one that has written no ops): it takes the invite's node key.
     """
-    text = sys.stdin.read() if token == "-" else token
+    text = _checked(lambda: mesh_shell.read_invite(sys.stdin.read() if token == "-" else token))
+    _checked(lambda: decode_invite(text, now=datetime.now(UTC)))  # a bad token leaves no trace (no folder, no lock)
     data_dir = resolve_data_dir(data)
     owner = owner_of(data_dir)
     if owner is not None and owner.doing == "serving":
@@ -259,7 +262,7 @@ def mesh_join(data: str | None, token: str) -> None:
         raise click.ClickException(f"the node in {data_dir} is being served (pid {owner.pid}): stop it, run "
                                    "`edgenode mesh join` again, then start it (it syncs in the mesh from then on)")
     with _owning(data_dir, "mesh join"):
-        joined = _checked(lambda: mesh_shell.join_mesh(data_dir, mesh_shell.read_invite(text)))
+        joined = _checked(lambda: mesh_shell.join_mesh(data_dir, text))
     click.echo(f"mesh: {joined.ca.id}")
     click.echo(f"joined mesh {joined.ca.name!r} as node {node_display_id(joined.node_key)}", err=True)
 

@@ -119,7 +119,9 @@ def test_a_one_shot_sync_and_a_mesh_join_are_refused_while_the_node_is_served(tm
     with edgenode_server(data, admin=None) as server:
         sync = one_error_line(edgenode(env, "sync", "--data", str(data), "127.0.0.1:9"))
         assert f"is being served (pid {server.process.pid})" in sync
-        join = one_error_line(edgenode(env, "mesh", "join", "--data", str(data), "edgenode-invite-x"))
+        assert edgenode(env, "mesh", "init", "--data", str(tmp_path / "authority")).returncode == 0
+        token = edgenode(env, "mesh", "invite", "--data", str(tmp_path / "authority")).stdout.strip()
+        join = one_error_line(edgenode(env, "mesh", "join", "--data", str(data), token))
         assert f"is being served (pid {server.process.pid}): stop it" in join
         assert not (data / "mesh").exists()
 
@@ -153,6 +155,13 @@ def test_a_command_on_a_folder_without_a_node_says_so_in_one_line_and_creates_no
     line = one_error_line(done)
     assert str(data) in line or "not in a mesh" in line
     assert tree(tmp_path / "data") == before
+
+
+def test_mesh_join_with_a_bad_token_says_so_in_one_line_and_creates_nothing(tmp_path: Path,
+                                                                           env: dict[str, str]) -> None:
+    line = one_error_line(edgenode(env, "mesh", "join", "--data", str(tmp_path / "node"), "edgenode-invite:AAAA"))
+    assert "invite" in line
+    assert tree(tmp_path) == []
 
 
 # -- one line for what an operator gets wrong ----------------------------------------------------
