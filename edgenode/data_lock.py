@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 LOCK_FILE = "serve.lock"
+_READER_GRACE_S = 0.5
+"""How long an owner-to-be waits out a reader's test of the lock (`owner_of` holds it for microseconds)."""
 
 
 class DataFolderError(Exception):
@@ -80,18 +83,27 @@ def hold_data_folder(data_dir: Path, doing: str) -> Iterator[None]:
     except OSError as exc:
         raise UnusableDataFolderError(f"cannot write to the data folder {data_dir}: {exc.strerror or exc}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(fd, time.monotonic() + _READER_GRACE_S):
             owner = _describe(fd)
             raise DataFolderBusyError(
                 f"the node in {data_dir} is already in use: {owner}; one process at a time may own a data folder"
-            ) from None
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {doing}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the lock
+
+
+def _try_lock(fd: int, until: float) -> bool:
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= until:
+                return False
+            time.sleep(0.02)  # a reader (`edgenode status`) may be testing the lock this instant
 
 
 def owner_of(data_dir: Path) -> Owner | None:
