@@ -384,6 +384,8 @@ def _status_lines(document: dict[str, Any], now: float) -> list[str]:
     role = f" ({mesh['role']})" if mesh.get("role") else ""
     lines = [f"node: {document.get('node')}",
              f"mesh: {mesh.get('id')}" + (role if mesh.get("enrolled") else " (not enrolled in a mesh)")]
+    if mesh.get("error"):
+        lines.append(f"mesh error: {mesh['error']}")
     if served.get("running"):
         lines.append(f"served: yes (pid {served.get('pid') or 'unknown'})")
     elif served.get("doing"):

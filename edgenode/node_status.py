@@ -15,14 +15,19 @@ from edgenode.data_lock import Owner, owner_of
 from edgenode.identity import load_or_create_identity
 from edgenode.mesh import load_mesh
 from edgenode.sync_service import read_status_file, status_document
+from sync.errors import MeshError
 
 __all__ = ["complete_status", "folder_status"]
 
 
 def complete_status(document: dict[str, Any], data_dir: Path, owner: Owner | None) -> dict[str, Any]:
     """`document` with the node's mesh as enrolled in `data_dir` and who serves it (`owner`)."""
-    mesh = load_mesh(data_dir)
     document = dict(document)
+    try:
+        mesh = load_mesh(data_dir)
+    except MeshError as exc:  # a damaged mesh folder: the status says so rather than failing
+        mesh = None
+        document["mesh"] = {**document["mesh"], "error": str(exc)}
     if mesh is not None:
         document["mesh"] = {**document["mesh"], "id": mesh.ca.id, "name": mesh.ca.name, "enrolled": True,
                             "role": "authority" if mesh.is_authority else "member"}

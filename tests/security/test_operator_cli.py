@@ -292,3 +292,15 @@ def test_a_served_node_starts_syncing_once_mesh_init_enrols_it_without_a_restart
             pass  # the mesh's TLS listener is up
         assert server.process.poll() is None
     assert "peer sync started: this node is now in mesh " + mesh_id in server.log.read_text()
+
+
+def test_status_of_a_node_with_a_damaged_mesh_folder_says_what_is_wrong(tmp_path: Path, env: dict[str, str]) -> None:
+    data = tmp_path / "node"
+    load_or_create_identity(data)
+    (data / "mesh").mkdir()
+    (data / "mesh" / "ca.crt").write_text("not a certificate")
+    done = edgenode(env, "status", "--data", str(data))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1] == "mesh: unenrolled (not enrolled in a mesh)"
+    assert lines[2].startswith(f"mesh error: {data / 'mesh'} holds an unusable certificate: ")
