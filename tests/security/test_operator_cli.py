@@ -304,3 +304,31 @@ def test_status_of_a_node_with_a_damaged_mesh_folder_says_what_is_wrong(tmp_path
     lines = done.stdout.splitlines()
     assert lines[1] == "mesh: unenrolled (not enrolled in a mesh)"
     assert lines[2].startswith(f"mesh error: {data / 'mesh'} holds an unusable certificate: ")
+
+
+@contextmanager
+def _serving_with_sync(data: Path, env: dict[str, str], sync_port: int, peer_port: int,
+                       log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgenode", "serve", "--data", str(data), "--port", str(free_port()),
+             "--sync-host", "127.0.0.1", "--sync-port", str(sync_port), "--peer", f"127.0.0.1:{peer_port}",
+             "--unenrolled-sync", "--no-mdns"], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def test_a_served_node_logs_a_peer_connected_lost_and_back(tmp_path: Path, env: dict[str, str]) -> None:
+    port_a, port_b = free_port(), free_port()
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    b_id = node_display_id(load_or_create_identity(tmp_path / "b").public_key)
+    with _serving_with_sync(tmp_path / "a", env, port_a, port_b, log_a):
+        with _serving_with_sync(tmp_path / "b", env, port_b, port_a, log_b):
+            until(lambda: f"edgenode: sync: connected to node {b_id} at " in log_a.read_text())
+        until(lambda: f"edgenode: sync: lost node {b_id} at " in log_a.read_text())
+        with _serving_with_sync(tmp_path / "b", env, port_b, port_a, log_b):
+            until(lambda: f"edgenode: sync: node {b_id} is back at " in log_a.read_text(), timeout=90)
