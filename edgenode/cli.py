@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import logging
 import signal
+import socket
 import sqlite3
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,14 +21,18 @@ import click
 
 from edgenode import mesh as mesh_shell
 from edgenode.config import DATA_ENV, resolve_data_dir
-from edgenode.identity import IdentityError, load_or_create_identity, node_display_id
+from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, require_node
+from edgenode.identity import IdentityError, node_display_id
+from edgenode.mesh_watch import wait_for_mesh
 from edgenode.node import Node, open_node, serve_node
+from edgenode.node_status import folder_status
 from edgenode.settings import NodeSettings, SettingsError, load_settings
 from edgenode.store import StoreError, wall_clock_ms
-from edgenode.sync_service import SyncSettings, read_status_file, running_pid, status_document, sync_once
+from edgenode.sync_service import SyncSettings, sync_once
 from edgenode.sync_trust import NotEnrolledError, secure_settings
 from sync import SyncError
 from sync.manager import PeerAddress
+from sync.mesh import decode_invite
 from sync.peer import SessionStats
 from sync.revocation import Revocation, Revocations
 
@@ -31,7 +40,7 @@ __all__ = ["main", "cli"]
 
 T = TypeVar("T")
 
-_EXPECTED_ERRORS = (StoreError, SyncError, IdentityError, OSError, sqlite3.Error, SettingsError)
+_EXPECTED_ERRORS = (StoreError, SyncError, IdentityError, OSError, sqlite3.Error, SettingsError, DataFolderError)
 
 
 def _run(data: str | None, work: Callable[[Node], Awaitable[T]],
@@ -47,6 +56,40 @@ def _run(data: str | None, work: Callable[[Node], Awaitable[T]],
         return asyncio.run(runner())
     except _EXPECTED_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def _owning(data_dir: Path, doing: str) -> Iterator[None]:
+    """Own the data folder for the block (see edgenode/data_lock.py), or fail in one line."""
+    with ExitStack() as held:
+        _checked(lambda: held.enter_context(hold_data_folder(data_dir, doing)))
+        yield
+
+
+def _existing_node(data: str | None) -> Path:
+    """The data folder of an existing node; a one-line error (and nothing created) otherwise."""
+    data_dir = resolve_data_dir(data)
+    _checked(lambda: require_node(data_dir))
+    return data_dir
+
+
+def _listen(host: str, port: int, option: str = "--port") -> socket.socket:
+    """A bound listening socket (the API's), made before anything starts so a port in use is one clear line."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = f" (another edgenode or program listens there: choose another with {option})" \
+            if exc.errno == errno.EADDRINUSE else ""
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
+    return sock
 
 
 data_option = click.option(
@@ -82,38 +125,67 @@ def cli() -> None:
                    "adds to allowed_hosts in settings.toml).")
 def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int, peers: tuple[str, ...],
           mdns: bool, unenrolled_sync: bool, allow_internal: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> None:
-    """Start the node: its store, the Mattermost-compatible API and peer sync, until interrupted."""
+    """Start the node: its store, the Mattermost-compatible API and peer sync, until interrupted.
+
+    One process at a time serves a data folder: a second `serve` (or `sync`, `mesh join`) on it exits
+    with an error. A node in no mesh starts syncing as soon as `edgenode mesh init` enrols it."""
     requested: SyncSettings | None = None
     if sync_port or peers or mdns:
         requested = SyncSettings(host=sync_host, port=sync_port, peers=tuple(_peer_address(p) for p in peers), mdns=mdns)
+    data_dir = resolve_data_dir(data)
+    _show_sync_log()
 
     async def work(node: Node) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        api_socket = _listen(host, port)  # before anything is said or started: a port in use is one line
+        if requested is not None and requested.port:
+            _listen(requested.host, requested.port, "--sync-port").close()  # the sync listener binds it again soon
         click.echo(f"edgenode node {node.id}: data in {node.data_dir}; API on http://{host}:{port}", err=True)
-        settings, sync_store = requested, None
-        if settings is not None:
+        settings, sync_store, late_sync = requested, None, None
+        if requested is not None:
             try:
-                settings, sync_store = await secure_settings(node, settings, allow_unenrolled=unenrolled_sync)
+                settings, sync_store = await secure_settings(node, requested, allow_unenrolled=unenrolled_sync)
             except NotEnrolledError:
                 settings = None
-                click.echo("edgenode: peer sync is off: this node is in no mesh (edgenode mesh init | join)", err=True)
+                late_sync = _when_enrolled(node, requested)
+                click.echo("edgenode: peer sync is off until this node is in a mesh (edgenode mesh init, in another "
+                           "terminal, starts it without a restart)", err=True)
         if settings is not None:
             listening = f"on {sync_host}:{sync_port}" if sync_port else "not listening"
             click.echo(f"edgenode: peer sync {listening} over {settings.transport}"
                        f"{', mDNS on' if mdns else ''}{', peers ' + ', '.join(peers) if peers else ''}", err=True)
-        await serve_node(node, host, port, stop, settings, sync_store)
+        await serve_node(node, host, port, stop, settings, sync_store, sockets=[api_socket], late_sync=late_sync)
         click.echo("edgenode: stopped", err=True)
 
-    _run(data, work, lambda file: file.with_options(allow_internal=allow_internal, allowed_hosts=allowed_hosts))
+    with _owning(data_dir, "serving"):
+        _run(str(data_dir), work,
+             lambda file: file.with_options(allow_internal=allow_internal, allowed_hosts=allowed_hosts))
+
+
+def _when_enrolled(node: Node, requested: SyncSettings) -> Callable[[], Awaitable[tuple[SyncSettings, Any]]]:
+    """Waits for `edgenode mesh init` on this folder, then secures the requested sync with the new mesh."""
+
+    async def wait() -> tuple[SyncSettings, Any]:
+        await wait_for_mesh(node.data_dir)
+        return await secure_settings(node, requested, allow_unenrolled=False)
+
+    return wait
+
+
+def _show_sync_log() -> None:
+    """Peers found, lost and regained are news to the operator of a served node: print them on stderr."""
+    logging.basicConfig(format="edgenode: %(message)s", level=logging.WARNING)
+    logging.getLogger("sync.manager").setLevel(logging.INFO)
 
 
 @cli.command()
 @data_option
 def info(data: str | None) -> None:
     """Print the node's id, data folder, op count and state digest."""
+    data_dir = _existing_node(data)
 
     async def work(node: Node) -> dict[str, Any]:
         row = await node.store.fetchone("SELECT count(*) FROM ops")
@@ -125,7 +197,7 @@ def info(data: str | None) -> None:
             "digest": await node.store.digest(),
         }
 
-    for key, value in _run(data, work).items():
+    for key, value in _run(str(data_dir), work).items():
         click.echo(f"{key}: {value}")
 
 
@@ -191,8 +263,16 @@ def mesh_join(data: str | None, token: str) -> None:
 
     Only a fresh node can join (one that has written no ops): it takes the invite's node key.
     """
-    text = sys.stdin.read() if token == "-" else token
-    joined = _checked(lambda: mesh_shell.join_mesh(resolve_data_dir(data), mesh_shell.read_invite(text)))
+    text = _checked(lambda: mesh_shell.read_invite(sys.stdin.read() if token == "-" else token))
+    _checked(lambda: decode_invite(text, now=datetime.now(UTC)))  # a bad token leaves no trace (no folder, no lock)
+    data_dir = resolve_data_dir(data)
+    owner = owner_of(data_dir)
+    if owner is not None and owner.doing == "serving":
+        # joining replaces the node key, which the running process signs with: it cannot adopt the new one
+        raise click.ClickException(f"the node in {data_dir} is being served (pid {owner.pid}): stop it, run "
+                                   "`edgenode mesh join` again, then start it (it syncs in the mesh from then on)")
+    with _owning(data_dir, "mesh join"):
+        joined = _checked(lambda: mesh_shell.join_mesh(data_dir, text))
     click.echo(f"mesh: {joined.ca.id}")
     click.echo(f"joined mesh {joined.ca.name!r} as node {node_display_id(joined.node_key)}", err=True)
 
@@ -248,8 +328,8 @@ def mesh_show(data: str | None) -> None:
 def _peer_address(text: str) -> PeerAddress:
     try:
         return PeerAddress.parse(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="HOST:PORT") from None
+    except ValueError as exc:  # one line, not click's usage block: the operator sees the bad value at once
+        raise click.ClickException(f"bad peer address: {exc}") from None
 
 
 @cli.command("sync")
@@ -261,10 +341,10 @@ def _peer_address(text: str) -> PeerAddress:
 def sync_command(data: str | None, address: str, timeout: float, unenrolled_sync: bool) -> None:
     """Sync once with the peer at HOST:PORT, both ways, and print what moved (for a node that is not being served)."""
     peer = _peer_address(address)
-    data_dir = resolve_data_dir(data)
-    pid = running_pid(read_status_file(data_dir))
-    if pid is not None:
-        raise click.ClickException(f"the node in {data_dir} is being served (pid {pid}) and syncs by itself: "
+    data_dir = _existing_node(data)
+    owner = owner_of(data_dir)
+    if owner is not None and owner.doing == "serving":
+        raise click.ClickException(f"the node in {data_dir} is being served (pid {owner.pid}) and syncs by itself: "
                                    f"add the peer with `edgenode serve --peer {peer}`, or stop it first")
 
     async def work(node: Node) -> tuple[SessionStats, int, float]:
@@ -276,7 +356,8 @@ def sync_command(data: str | None, address: str, timeout: float, unenrolled_sync
         stats, wire = await sync_once(store, peer, settings, timeout=timeout, data_dir=node.data_dir)
         return stats, wire, time.monotonic() - started
 
-    stats, wire, elapsed = _run(data, work)
+    with _owning(data_dir, "sync"):
+        stats, wire, elapsed = _run(str(data_dir), work)
     assert stats.peer_node is not None
     click.echo(f"synced with node {node_display_id(stats.peer_node)} at {peer} in {elapsed:.2f} s: "
                f"sent {stats.ops_sent} ops in {len(stats.feeds_sent)} feeds, received {stats.ops_received} ops in "
@@ -291,15 +372,8 @@ def sync_command(data: str | None, address: str, timeout: float, unenrolled_sync
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document that GET /api/v4/edgenode/status returns.")
 def status(data: str | None, as_json: bool) -> None:
     """Print this node's id and mesh, and every peer: how it was found, last contact, last sync, ops to send and receive."""
-    data_dir = resolve_data_dir(data)
-    document = read_status_file(data_dir)
-    if document is None or running_pid(document) is None:  # not being served: what the last run knew, if anything
-        key = _checked(lambda: load_or_create_identity(data_dir)).public_key
-        fresh = status_document(node=key, settings=None, running=False, listening=[], peers=[], mdns=False)
-        if document is not None and document.get("node_key") == key.hex():
-            fresh["mesh"], fresh["peers"] = document.get("mesh", fresh["mesh"]), document.get("peers", [])
-            fresh["updated_at"] = document.get("updated_at")
-        document = fresh
+    data_dir = _existing_node(data)
+    document = _checked(lambda: folder_status(data_dir))
     if as_json:
         click.echo(json.dumps(document, indent=1, sort_keys=True))
         return
@@ -316,12 +390,24 @@ def _ago(ms: object, now: float) -> str:
 
 
 def _status_lines(document: dict[str, Any], now: float) -> list[str]:
-    mesh, sync = document.get("mesh") or {}, document.get("sync") or {}
+    mesh, sync, served = document.get("mesh") or {}, document.get("sync") or {}, document.get("served") or {}
+    role = f" ({mesh['role']})" if mesh.get("role") else ""
     lines = [f"node: {document.get('node')}",
-             f"mesh: {mesh.get('id')}" + ("" if mesh.get("enrolled") else " (not enrolled in a mesh)")]
+             f"mesh: {mesh.get('id')}" + (role if mesh.get("enrolled") else " (not enrolled in a mesh)")]
+    if mesh.get("error"):
+        lines.append(f"mesh error: {mesh['error']}")
+    if served.get("running"):
+        lines.append(f"served: yes (pid {served.get('pid') or 'unknown'})")
+    elif served.get("doing"):
+        lines.append(f"served: no; in use by `edgenode {served['doing']}` (pid {served.get('pid') or 'unknown'})")
+    else:
+        lines.append("served: no")
     if sync.get("running"):
         where = ", ".join(sync.get("listening") or []) or "not listening"
         lines.append(f"sync: running; {where} over {sync.get('transport')}; mDNS {'on' if sync.get('mdns') else 'off'}")
+    elif served.get("running"):
+        why = "" if mesh.get("enrolled") else ": it starts once the node is in a mesh (edgenode mesh init | join)"
+        lines.append(f"sync: off: the node is served without peer sync{why}")
     else:
         since = f" (peers as of {_ago(document['updated_at'], now)})" if document.get("updated_at") else ""
         lines.append(f"sync: not running: the node is not being served{since}")
@@ -342,6 +428,11 @@ def _status_lines(document: dict[str, Any], now: float) -> list[str]:
                      f"to receive: {'unknown' if to_receive is None else to_receive}")
         if peer.get("last_error"):
             lines.append(f"  last error: {peer['last_error']}")
+        for feed in peer.get("diverged") or []:
+            lines.append(f"  another history: node {feed.get('author')}'s feed {feed.get('scope')!r} differs from ours")
+            if feed.get("scope") == "node":  # each node states its enrolment once, as op #1 of that feed
+                lines.append(f"  two machines hold the identity of node {feed.get('author')} (an invite token used "
+                             f"twice, or a copied data folder): revoke it with `edgenode mesh revoke {feed.get('author')}`")
     for fork in document.get("forks") or []:  # equivocation: worth an admin's attention (revoke the node?)
         lines.append(f"fork: node {fork.get('author')} signed two different ops at {fork.get('scope')!r} #{fork.get('seq')} "
                      f"(seen {_ago(fork.get('seen_at'), now)}); the second was quarantined")

@@ -340,6 +340,21 @@ def _authored_ops(data_dir: Path, key: bytes) -> int:
     return int(row[0])
 
 
+def _holds_record_of(data_dir: Path, key: bytes) -> bool:
+    """Whether this folder's store holds the enrolment record of node `key` (it learned of it by sync)."""
+    path = data_dir / STORE_FILE
+    if not path.exists():
+        return False
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        return conn.execute("SELECT 1 FROM mesh_nodes WHERE id = ? AND _deleted = 0", (key.hex(),)).fetchone() is not None
+    except sqlite3.OperationalError:  # no such table yet: a store that never finished its first migration
+        return False
+    finally:
+        conn.close()
+
+
 def join_mesh(data_dir: Path, token: str, *, now: datetime | None = None) -> Mesh:
     """Enrol this node with an invite token; its node key becomes the invite's.
 
@@ -349,6 +364,13 @@ def join_mesh(data_dir: Path, token: str, *, now: datetime | None = None) -> Mes
     now = now or _utcnow()
     _refuse_second_enrolment(data_dir)
     invite = decode_invite(token, now=now)
+    # An invite is for one node. A token that enrolled a node before cannot be recalled (it works
+    # offline); what can be seen here is a node of that key already stating its enrolment.
+    if _holds_record_of(data_dir, invite.node_key):
+        raise MeshStateError(
+            f"node {node_display_id(invite.node_key)} of this invite is already enrolled in the mesh (this node holds "
+            "its enrolment record): an invite enrols one node, once; ask the authority for a new one"
+        )
     if (data_dir / KEY_FILE).exists():
         current = load_or_create_identity(data_dir)
         written = _authored_ops(data_dir, current.public_key)

@@ -189,13 +189,20 @@ async def fork_reports(store: Any, limit: int = 20) -> list[dict[str, Any]]:
 
 
 def status_document(*, node: bytes, settings: SyncSettings | None, running: bool, listening: list[str],
-                    peers: list[PeerStatus], mdns: bool, forks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The status as JSON values: times in epoch milliseconds, node ids as shown everywhere else."""
-    mesh_id = settings.mesh_id if settings is not None else UNENROLLED_MESH
+                    peers: list[PeerStatus], mdns: bool, forks: list[dict[str, Any]] | None = None,
+                    mesh_id: str | None = None, mesh_role: str | None = None) -> dict[str, Any]:
+    """The status as JSON values: times in epoch milliseconds, node ids as shown everywhere else.
+
+    The mesh is the sync settings' if given, else `mesh_id` (the node's enrolment when sync is off),
+    else none; `mesh_role` says "authority" or "member" when known."""
+    if settings is not None:
+        mesh_id = settings.mesh_id
+    mesh_id = mesh_id or UNENROLLED_MESH
     return {
         "node": node_display_id(node),
         "node_key": node.hex(),
-        "mesh": {"id": mesh_id, "tag": mesh_tag(mesh_id).hex(), "enrolled": mesh_id != UNENROLLED_MESH},
+        "mesh": {"id": mesh_id, "tag": mesh_tag(mesh_id).hex(), "enrolled": mesh_id != UNENROLLED_MESH,
+                 "role": mesh_role if mesh_id != UNENROLLED_MESH else None},
         "sync": {
             "running": running,
             "listening": listening,
@@ -219,6 +226,8 @@ def status_document(*, node: bytes, settings: SyncSettings | None, running: bool
                 "failures": p.failures,
                 "next_attempt_at": _ms(p.next_attempt),
                 "last_error": p.last_error,
+                "diverged": [{"author": node_display_id(f.author), "author_key": f.author.hex(), "scope": f.scope}
+                             for f in p.diverged],
             }
             for p in sorted(peers, key=lambda p: (p.node is None, p.node or b"", p.addresses))
         ],

@@ -15,6 +15,7 @@ for tests and trusted development networks only.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import random as _random
@@ -66,7 +67,9 @@ class PeerAddress:
         text = text.strip()
         host, port = text, str(default_port)
         if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
+            host, closed, rest = text[1:].partition("]")
+            if not closed:
+                raise ValueError(f"{text!r} is not HOST:PORT (an IPv6 address goes in brackets: [::1]:8066)")
             if rest:
                 if not rest.startswith(":"):
                     raise ValueError(f"{text!r} is not HOST:PORT")
@@ -113,6 +116,8 @@ class PeerStatus:
     failures: int
     next_attempt: float | None
     last_error: str | None
+    diverged: tuple[FeedId, ...] = ()
+    """Feeds of which the peer holds another history than ours (see PeerSession.diverged)."""
 
 
 @dataclass(slots=True)
@@ -131,6 +136,10 @@ class _Peer:
     visible: Callable[[FeedId], bool] | None = None
     """Need-to-know as of its last session: which of our feeds it may receive (None: all)."""
     last_error: str | None = None
+    connected_once: bool = False
+    lost_at: float | None = None
+    """When its last session ended (None while connected, or never connected)."""
+    diverged: set[FeedId] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -402,6 +411,7 @@ class PeerManager:
             peer = self._peers.setdefault(node, _Peer())
             existing = peer.session
             if existing is not None:
+                _warn_if_cloned(node, existing, session)
                 if _dialer(self.node, existing) <= _dialer(self.node, session):
                     raise DuplicateConnectionError(f"already connected to node {node.hex()[:16]}")
                 existing.stop("a connection dialed by the node with the smaller key replaces this one")
@@ -409,21 +419,34 @@ class PeerManager:
             peer.address = link.peer
             peer.session = session
             peer.ended.clear()
+            if existing is None:  # a replaced duplicate connection is neither a loss nor a return
+                self._log_connected(node, peer, link.peer)
 
         session = PeerSession(self.store, link, node=self.node, mesh=self.mesh, initiator=initiator,
                               config=self._config, clock=self._clock, verified_node=verified, admit=admit,
                               entitlements=self._entitlements, blobs=self._blobs)
+        error: str | None = None
         try:
             await session.run()
         except (SyncError, OSError) as exc:
+            error = _describe(exc)
             if session.peer_node is not None and session.peer_node in self._peers:
-                self._peers[session.peer_node].last_error = _describe(exc)
+                self._peers[session.peer_node].last_error = error
             raise
         finally:
-            self._ended(session)
+            self._ended(session, error)
         return session
 
-    def _ended(self, session: PeerSession) -> None:
+    def _log_connected(self, node: bytes, peer: _Peer, address: str) -> None:
+        """Tell the operator a peer is reachable: the first time, and each time it comes back."""
+        if peer.lost_at is not None:
+            away = max(0.0, self._clock() - peer.lost_at)
+            _log.info("sync: node %s is back at %s after %.0f s", _display(node), address, away)
+        elif not peer.connected_once:
+            _log.info("sync: connected to node %s at %s", _display(node), address)
+        peer.connected_once, peer.lost_at = True, None
+
+    def _ended(self, session: PeerSession, error: str | None = None) -> None:
         node = session.peer_node
         peer = self._peers.get(node) if node is not None else None
         if peer is None:
@@ -436,12 +459,17 @@ class PeerManager:
             peer.last_error = None
         peer.ops_sent += stats.ops_sent
         peer.ops_received += stats.ops_received
+        peer.diverged |= session.diverged
         if session.reconciled:
             peer.frontier = session.peer_frontier()
             peer.visible = session.view.allows if session.view is not None else None
         if peer.session is session:
             peer.session = None
             peer.ended.set()
+            if not self._stopping:  # our own shutdown loses no peer
+                peer.lost_at = self._clock()
+                _log.info("sync: lost node %s at %s: %s", _display(node), peer.address or session.link.peer,
+                          error or "the session ended")
 
     # -- status ------------------------------------------------------------------------------
 
@@ -475,9 +503,11 @@ class PeerManager:
                 failures = min((t.failures for t in targets), default=0)
                 next_attempt = min((t.next_attempt for t in targets if t.next_attempt is not None), default=None)
                 error = next((t.last_error for t in targets if t.last_error), None) or peer.last_error
+            diverged = peer.diverged | (session.diverged if session is not None else frozenset())
             rows.append(PeerStatus(
                 node, tuple(sorted(addresses)), tuple(sorted(found)), session is not None, last_contact, last_sync,
                 to_send, to_receive, sent, received, failures, next_attempt, error,
+                tuple(sorted(diverged, key=lambda f: (f.author, f.scope))),
             ))
         for target in self._targets.values():
             if target.node is None and (target.wanted or target.last_error):
@@ -500,6 +530,28 @@ def _dialer(us: bytes, session: PeerSession) -> bytes:
     """The node that dialed a session's connection."""
     assert session.peer_node is not None
     return us if session.initiator else session.peer_node
+
+
+def _host(address: str) -> str:
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 or address.startswith("[") else address
+
+
+def _warn_if_cloned(node: bytes, existing: PeerSession, new: PeerSession) -> None:
+    """Two live connections, both dialed by the peer, from two hosts: two machines may hold one node
+    identity (an invite token used twice, or a copied data folder). They sign different ops as the
+    same node, which every node refuses as forks; the operator should know at once."""
+    if existing.initiator or new.initiator or _host(existing.link.peer) == _host(new.link.peer):
+        return
+    _log.warning("sync: node %s is connected from %s and now also from %s: two machines may hold this one node "
+                 "identity (an invite token used twice?); if so, revoke it on the authority: edgenode mesh revoke %s",
+                 _display(node), existing.link.peer, new.link.peer, _display(node))
+
+
+def _display(node: bytes | None) -> str:
+    """A node's short id as the operator sees it everywhere (edgenode.identity.node_display_id)."""
+    if node is None:
+        return "(unknown)"
+    return base64.b32encode(node[:16]).decode().rstrip("=").lower()
 
 
 def _describe(exc: BaseException) -> str:

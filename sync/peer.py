@@ -152,6 +152,9 @@ class PeerSession:
         self._unsent = 0
         self._next_n = 1
         self._reconciler: Reconciler | None = None
+        self.diverged: frozenset[FeedId] = frozenset()
+        """Feeds of which the peer holds another history than ours (the same author signed both):
+        never sent either way. In a node's "node" feed it means two machines hold one node identity."""
         self._turns = 0
         self._reconciled = asyncio.Event()
         self._wake = asyncio.Event()
@@ -191,8 +194,13 @@ class PeerSession:
         self._finished.set()
 
     def to_send(self) -> int:
-        """Ops we still have to get acknowledged by the peer (an estimate while reconciling)."""
-        return self._unsent + sum(count for _, _, count in self._in_flight.values())
+        """Ops of ours the peer lacks as far as this session knows (not yet acknowledged); never negative.
+
+        Counted from the state, not kept as a running total: a running total drifted when the peer
+        got a feed from a third node (counted twice, or below zero), and stayed wrong after
+        convergence. Meaningful once reconciled (before that, it is everything we hold)."""
+        return sum(max(0, seq - self._known.get(feed, 0)) for feed, seq in self._ours.items()
+                   if feed not in self._blocked)
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -317,7 +325,8 @@ class PeerSession:
                 continue
             self._ours[feed] = head.seq
             if self._reconciled.is_set() and feed not in self._blocked:
-                self._unsent += head.seq - max(old, self._sent_upto.get(feed, 0), self._known.get(feed, 0))
+                # the peer may already hold more of this feed (it sent it to us): never count below zero
+                self._unsent += max(0, head.seq - max(old, self._sent_upto.get(feed, 0), self._known.get(feed, 0)))
             self._mark(feed)
         if self._blobs is not None:
             self._blobs.nudge()
@@ -395,6 +404,7 @@ class PeerSession:
         for feed, head in self._reconciler.frontier.items():
             # not in to_send: the peer holds at least as much (or another history: never send it)
             self._known[feed] = max(self._known.get(feed, 0), to_send.get(feed, head.seq))
+        self.diverged = frozenset(self._reconciler.forks)
         for feed in self._reconciler.forks:
             _log.warning("peer %s holds another history of feed %r of author %s: not sending it",
                          self.link.peer, feed.scope, feed.author.hex()[:16])

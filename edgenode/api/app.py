@@ -13,6 +13,7 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import MattermostHeaders
 from .routes import (
     channels,
+    client_start,
     commands,
     files,
     hooks,
@@ -30,7 +31,7 @@ from .routes import (
 
 __all__ = ["build_app", "ROUTE_MODULES"]
 
-ROUTE_MODULES = [system, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
+ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
                  websocket, openapi, status]
 
 

@@ -124,6 +124,35 @@ _USERS = [
     _op("GET", "/bots/{bot_id}", "A bot", "bots", ref("Bot")),
 ]
 
+_SESSION: Schema = {
+    "type": "object", "required": ["id", "token", "create_at", "expires_at", "last_activity_at", "user_id", "roles"],
+    "properties": {"id": STRING, "token": {"type": "string", "enum": [""], "description": "never sent"},
+                   "create_at": INTEGER, "expires_at": INTEGER, "last_activity_at": INTEGER, "user_id": STRING,
+                   "device_id": STRING, "roles": STRING, "is_oauth": BOOLEAN, "props": {"type": "object"}},
+}
+_CLIENT_START = [  # what the official clients call when they start (edgenode/api/routes/client_start.py)
+    _op("GET", "/users/autocomplete", "Users matching a name, among those the caller may see", "users",
+        {"type": "object", "required": ["users"],
+         "properties": {"users": array_of(ref("User")), "out_of_channel": array_of(ref("User"))}},
+        query=(Param("name", STRING, "prefix of a username, first or last name or nickname"),
+               Param("in_team", ID), Param("in_channel", ID),
+               Param("limit", {"type": "integer", "minimum": 1, "maximum": 100}))),
+    _op("POST", "/users/status/ids", "The status of each user (online while connected to this node)", "users",
+        array_of({"type": "object", "required": ["user_id", "status", "manual", "last_activity_at"],
+                  "properties": {"user_id": STRING, "status": STRING, "manual": BOOLEAN,
+                                 "last_activity_at": INTEGER, "dnd_end_time": INTEGER}}),
+        body=_IDS),
+    _op("GET", "/users/{user_id}/sessions", "A user's login sessions on this node, without tokens", "users",
+        array_of(_SESSION)),
+    _op("POST", "/users/{user_id}/sessions/revoke", "End one of a user's sessions", "users", ref("StatusOK"),
+        body={"type": "object", "required": ["session_id"], "properties": {"session_id": STRING}}),
+    _op("GET", "/emoji", "Custom emoji (none on this node)", "emoji", array_of({"type": "object"}),
+        query=(*PAGING, Param("sort", {"type": "string", "enum": ["", "name"]}))),
+    _op("GET", "/license/client", "The client license (old format): this node is unlicensed", "system",
+        {"type": "object", "required": ["IsLicensed"], "properties": {"IsLicensed": {"type": "string"}}},
+        query=(Param("format", {"type": "string", "enum": ["old"]}),), auth="none"),
+]
+
 _TEAMS = [
     _op("POST", "/teams", "Create a team", "teams", ref("Team"), status=201, body=ref("TeamCreate")),
     _op("GET", "/teams", "List teams the caller may see", "teams", array_of(ref("Team")), query=PAGING),
@@ -281,7 +310,7 @@ _COMMANDS = [
         _OK_TEXT, body=ref("CommandResponse"), response_type="text/plain", auth="none", site_root=True),
 ]
 
-OPERATIONS: tuple[Operation, ...] = (*_SYSTEM, *_USERS, *_TEAMS, *_CHANNELS, *_POSTS, *_REACTIONS, *_FILES,
+OPERATIONS: tuple[Operation, ...] = (*_SYSTEM, *_USERS, *_CLIENT_START, *_TEAMS, *_CHANNELS, *_POSTS, *_REACTIONS, *_FILES,
                                      *_PREFERENCES, *_HOOKS, *_COMMANDS)
 
 _PARAM = re.compile(r"\{[^}]*\}")

@@ -86,8 +86,9 @@ def test_info_prints_the_node_its_folders_its_op_count_and_its_digest(
     )
 
 
-def test_info_on_a_new_folder_creates_the_node_there(tmp_path: Path) -> None:
+def test_info_on_a_node_without_ops_shows_an_empty_store(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh" / "node"
+    load_or_create_identity(data_dir)  # a node: its key (what `serve` creates first)
     result = CliRunner().invoke(cli, ["info", "--data", str(data_dir)], env={DATA_ENV: None})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -98,14 +99,15 @@ def test_info_on_a_new_folder_creates_the_node_there(tmp_path: Path) -> None:
 
 def test_info_uses_EDGENODE_DATA_when_no_data_option_is_given(tmp_path: Path) -> None:
     data_dir = tmp_path / "from-env"
+    load_or_create_identity(data_dir)
     result = CliRunner().invoke(cli, ["info"], env={DATA_ENV: str(data_dir)})
     assert result.exit_code == 0, result.output
     assert f"data: {data_dir}\n" in result.output
-    assert (data_dir / KEY_FILE).exists()
 
 
 def test_the_data_option_wins_over_EDGENODE_DATA(tmp_path: Path) -> None:
     chosen, ignored = tmp_path / "chosen", tmp_path / "ignored"
+    load_or_create_identity(chosen)
     result = CliRunner().invoke(cli, ["info", "--data", str(chosen)], env={DATA_ENV: str(ignored)})
     assert result.exit_code == 0, result.output
     assert f"data: {chosen}\n" in result.output
@@ -114,6 +116,7 @@ def test_the_data_option_wins_over_EDGENODE_DATA(tmp_path: Path) -> None:
 
 def test_EDGENODE_DATA_is_honoured_by_the_installed_command(tmp_path: Path, env: dict[str, str]) -> None:
     data_dir = tmp_path / "from-env"
+    load_or_create_identity(data_dir)
     done = _run(["info"], {**env, DATA_ENV: str(data_dir)})
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines()[1:3] == [f"data: {data_dir}", f"store: {data_dir / STORE_FILE}"]

@@ -22,7 +22,7 @@ from support.server_process import free_port
 from crdt import Create
 from edgenode.api.app import build_app
 from edgenode.cli import cli
-from edgenode.identity import node_display_id
+from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.node import Node, open_node
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
@@ -158,17 +158,19 @@ async def test_edgenode_status_prints_the_running_nodes_peers(tmp_path: Path) ->
             as_json = CliRunner().invoke(cli, ["status", "--data", str(tmp_path / "b"), "--json"])
     assert text.exit_code == 0, text.output
     lines = text.output.splitlines()
-    assert lines[:4] == [f"node: {b.node.id}", "mesh: unenrolled (not enrolled in a mesh)",
+    assert lines[:5] == [f"node: {b.node.id}", "mesh: unenrolled (not enrolled in a mesh)",
+                         f"served: yes (pid {os.getpid()})",
                          f"sync: running; 127.0.0.1:{b.port} over tcp; mDNS off", "peers: 1"]
-    assert lines[4] == f"- {a.node.id}" and lines[5] == f"  found: static; address: 127.0.0.1:{a.port}"
-    assert lines[6] == "  state: connected" and lines[8] == "  ops to send: 0; to receive: 0"
+    assert lines[5] == f"- {a.node.id}" and lines[6] == f"  found: static; address: 127.0.0.1:{a.port}"
+    assert lines[7] == "  state: connected" and lines[9] == "  ops to send: 0; to receive: 0"
     assert json.loads(as_json.output)["peers"][0]["node"] == a.node.id
 
 
 def test_edgenode_status_of_a_node_that_is_not_served_says_so(tmp_path: Path) -> None:
+    load_or_create_identity(tmp_path / "n")  # a node that was never started
     result = CliRunner().invoke(cli, ["status", "--data", str(tmp_path / "n")])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[1:] == ["mesh: unenrolled (not enrolled in a mesh)",
+    assert result.output.splitlines()[1:] == ["mesh: unenrolled (not enrolled in a mesh)", "served: no",
                                                "sync: not running: the node is not being served", "peers: none known"]
 
 
@@ -176,6 +178,7 @@ async def test_edgenode_sync_syncs_once_and_prints_what_moved(tmp_path: Path) ->
     async with served(tmp_path / "a", settings()) as a:
         await write_a_post(a, "over the wire")
         held = (await a.node.store.fetchone("SELECT count(*) FROM ops"))[0]  # type: ignore[index]
+        load_or_create_identity(tmp_path / "b")  # a node that was never started (sync creates no node)
         unenrolled = await _edgenode("sync", f"127.0.0.1:{a.port}", "--data", str(tmp_path / "b"))
         assert unenrolled.returncode == 1 and "this node is in no mesh" in unenrolled.stderr
         done = await _edgenode("sync", f"127.0.0.1:{a.port}", "--data", str(tmp_path / "b"), "--unenrolled-sync")
@@ -188,6 +191,7 @@ async def test_edgenode_sync_syncs_once_and_prints_what_moved(tmp_path: Path) ->
 
 async def test_edgenode_sync_to_an_unreachable_peer_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     port = free_port()
+    load_or_create_identity(tmp_path / "b")
     done = await _edgenode("sync", f"127.0.0.1:{port}", "--data", str(tmp_path / "b"), "--unenrolled-sync")
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"Error: cannot reach 127.0.0.1:{port}: Connection refused\n")
 

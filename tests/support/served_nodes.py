@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from edgenode.api.app import build_app
+from edgenode.data_lock import hold_data_folder
 from edgenode.node import Node, open_node
 from edgenode.sync_service import SyncService, SyncSettings
 from edgenode.sync_trust import secure_settings
@@ -53,6 +54,7 @@ async def served(data_dir: Path, settings: SyncSettings, *, enrolled: bool = Fal
     """A node with peer sync and its HTTP app (over httpx's ASGI transport), as `edgenode serve` runs them;
     `enrolled`: the node is in a mesh and syncs over its TLS, with admission (otherwise plain TCP)."""
     async with AsyncExitStack() as stack:
+        stack.enter_context(hold_data_folder(data_dir, "serving"))  # as `edgenode serve` owns its folder
         node = await stack.enter_async_context(open_node(data_dir))
         options.setdefault("backoff", Backoff(base=0.05, cap=0.2))
         store: Any = node.store

@@ -248,7 +248,7 @@ def test_peer_addresses_parse_from_host_and_optional_port(text: str, expected: P
     assert PeerAddress.parse(text) == expected and PeerAddress.parse(str(expected)) == expected
 
 
-@pytest.mark.parametrize("text", ["", "host:", "host:0", "host:70000", "host:http", "[::1]x"])
+@pytest.mark.parametrize("text", ["", "host:", "host:0", "host:70000", "host:http", "[::1]x", "[::1", "[::1:8066"])
 def test_malformed_peer_addresses_are_refused_with_the_expected_form(text: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         PeerAddress.parse(text)

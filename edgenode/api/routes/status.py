@@ -5,12 +5,17 @@ Admins only because it reveals the mesh's topology (peer addresses and node ids)
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from edgenode.api.auth import require_session
 from edgenode.api.json import json_response
+from edgenode.data_lock import Owner
+from edgenode.node_status import complete_status
 from edgenode.services import Forbidden
 from edgenode.sync_service import SyncService, status_document
 
@@ -24,11 +29,15 @@ async def edgenode_status(request: Request) -> Response:
     if not session.is_system_admin:
         raise Forbidden("You do not have the appropriate permissions.")
     sync: SyncService | None = getattr(request.app.state, "sync", None)
+    ctx = services(request).ctx
     if sync is not None:
-        return json_response(await sync.status())
-    store = services(request).ctx.store  # served without peer sync (e.g. tests)
-    return json_response(status_document(node=store.node_id, settings=None, running=False, listening=[], peers=[],
-                                         mdns=False))
+        document = await sync.status()
+    else:  # served without peer sync (no mesh yet, no sync port, or tests)
+        document = status_document(node=ctx.store.node_id, settings=None, running=False, listening=[], peers=[],
+                                   mdns=False)
+    # the mesh as enrolled in the data folder: a node may be in one although sync is off (no sync port)
+    served = Owner(os.getpid(), "serving")
+    return json_response(await asyncio.to_thread(complete_status, document, ctx.data_dir, served))
 
 
 routes = [Route("/api/v4/edgenode/status", edgenode_status, methods=["GET"])]
