@@ -57,7 +57,7 @@ async def _login(client: httpx.AsyncClient, name: str) -> str:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with open_node(tmp_path / "node") as node:
         transport = httpx.ASGITransport(app=build_app(node.services))
-        async with httpx.AsyncClient(transport=transport, base_url="http://edgenode.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             w = World(client, {}, {})
             for name in ("admin", "alice", "bob", "carol", "dave"):
                 user = await w.ok("POST", "/api/v4/users", "admin" if w.tokens else None, status=201,
