@@ -17,16 +17,9 @@ from edgenode.services import BadRequest
 from edgenode.services.autocomplete import AUTOCOMPLETE_LIMIT, UserAutocomplete
 from edgenode.services.session_list import SessionList
 
-from .common import paging, services, user_param
+from .common import optional_id, paging, services, user_param
 
 __all__ = ["routes"]
-
-
-def _optional_id(request: Request, name: str) -> str:
-    value = request.query_params.get(name, "")
-    if value and not is_valid_id(value):
-        raise BadRequest(f"Invalid {name} parameter.", "api.context.invalid_url_param.app_error")
-    return value
 
 
 async def autocomplete_users(request: Request) -> Response:
@@ -38,7 +31,7 @@ async def autocomplete_users(request: Request) -> Response:
     limit = int_param(request, "limit", AUTOCOMPLETE_LIMIT, minimum=1, maximum=AUTOCOMPLETE_LIMIT)
     directory = UserAutocomplete(svc.ctx, svc.members, svc.teams, svc.channels)
     return json_response(await directory.complete(
-        name, session, team_id=_optional_id(request, "in_team"), channel_id=_optional_id(request, "in_channel"),
+        name, session, team_id=optional_id(request, "in_team"), channel_id=optional_id(request, "in_channel"),
         limit=limit))
 
 

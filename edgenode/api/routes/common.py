@@ -7,7 +7,7 @@ from starlette.requests import Request
 from edgenode.ids import is_valid_id
 from edgenode.services import BadRequest, Services, Session
 
-__all__ = ["services", "path_id", "user_param", "paging"]
+__all__ = ["services", "path_id", "optional_id", "user_param", "paging"]
 
 
 def services(request: Request) -> Services:
@@ -31,3 +31,11 @@ def paging(request: Request) -> tuple[int, int]:
     from edgenode.api.json import int_param
 
     return int_param(request, "page", 0), int_param(request, "per_page", 60, minimum=1, maximum=200)
+
+
+def optional_id(request: Request, name: str) -> str:
+    """An optional id in the query string: "" when absent, a 400 when malformed."""
+    value = request.query_params.get(name, "")
+    if value and not is_valid_id(value):
+        raise BadRequest(f"Invalid {name} parameter.", "api.context.invalid_url_param.app_error")
+    return value

@@ -8,19 +8,10 @@ from starlette.routing import Route
 
 from edgenode.api.auth import require_session
 from edgenode.api.json import json_list_body, json_response, ok
-from edgenode.ids import is_valid_id
-from edgenode.services import BadRequest
 
-from .common import paging, services, user_param
+from .common import optional_id, paging, services, user_param
 
 __all__ = ["routes"]
-
-
-def _optional_id(request: Request, name: str) -> str:
-    value = request.query_params.get(name, "")
-    if value and not is_valid_id(value):
-        raise BadRequest(f"Invalid {name} parameter.", "api.context.invalid_url_param.app_error")
-    return value
 
 
 async def get_preferences(request: Request) -> Response:
@@ -56,8 +47,8 @@ async def flagged_posts(request: Request) -> Response:
     session = await require_session(request)
     page, per_page = paging(request)
     return json_response(await services(request).preferences.flagged_posts(
-        user_param(request, session), session, team_id=_optional_id(request, "team_id"),
-        channel_id=_optional_id(request, "channel_id"), page=page, per_page=per_page))
+        user_param(request, session), session, team_id=optional_id(request, "team_id"),
+        channel_id=optional_id(request, "channel_id"), page=page, per_page=per_page))
 
 
 routes = [
