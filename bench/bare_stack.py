@@ -104,4 +104,5 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", type=Path, required=True)
     args = parser.parse_args()
-    uvicorn.run(build_app(args.db), host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", http="h11")
+    uvicorn.run(build_app(args.db), host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", http="h11",
+                loop="asyncio")  # as `edgenode serve`, which runs uvicorn inside asyncio.run
