@@ -325,13 +325,15 @@ class OutgoingDispatcher:
 
     async def deliveries_for(self, data: Mapping[str, Any]) -> list[Delivery]:
         """What one "posted" event asks of the outgoing webhooks (pure apart from lookups)."""
-        post = json.loads(data["post"])
-        props = post.get("props") or {}
         if data.get("channel_type") != "O" or not data.get("team_id"):
             return []
+        hooks = await self._hooks.firing_for_team(data["team_id"])
+        if not hooks:  # most teams have none: then the post need not even be parsed
+            return []
+        post = json.loads(data["post"])
+        props = post.get("props") or {}
         if props.get("from_webhook") == "true" or props.get("from_bot") == "true" or post.get("type", "").startswith("system_"):
             return []
-        hooks = await self._hooks.firing_for_team(data["team_id"])
         matched = [(hook, trigger) for hook in hooks
                    if (trigger := hook_trigger(hook, post["channel_id"], post.get("message", ""))) is not None]
         if not matched:
