@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from edgenode.services import Services
 
@@ -37,7 +37,7 @@ ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions,
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:
     """The API of `services`; `bound_host` is the address it is served on (a specific one is a Host it answers)."""
-    routes: list[BaseRoute] = [route for module in ROUTE_MODULES for route in module.routes]
+    routes = _hottest_first([route for module in ROUTE_MODULES for route in module.routes])
     # services may be None where only the routes are inspected (the OpenAPI checks)
     allowed_hosts = services.ctx.settings.allowed_hosts if services is not None else ()
     boundary = Middleware(BrowserBoundary, allowed_hosts=allowed_hosts, bound_host=bound_host)
@@ -45,3 +45,13 @@ def build_app(services: Services, *, bound_host: str | None = None) -> Starlette
                     exception_handlers=EXCEPTION_HANDLERS)
     app.state.services = services
     return app
+
+
+HOT_PATHS = frozenset({"/api/v4/posts"})
+"""Paths tried first. Starlette tries routes in order, and creating a post was matched against every route of
+the modules before posts (5% of its CPU). Each is an exact path no other route has, so no match changes."""
+
+
+def _hottest_first(routes: list[BaseRoute]) -> list[BaseRoute]:
+    hot = [route for route in routes if isinstance(route, Route) and route.path in HOT_PATHS]
+    return hot + [route for route in routes if route not in hot]

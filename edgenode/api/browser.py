@@ -103,6 +103,9 @@ class BrowserBoundary:
         if bound_host is not None and _normal(bound_host) not in _WILDCARDS:
             names.add(_normal(bound_host))
         self.allowed = frozenset(names)
+        # Host header -> allowed: a node is reached under a handful of names, and parsing one costs a
+        # urlsplit and an ipaddress parse per request; bounded, since clients choose the header
+        self._hosts: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -110,7 +113,7 @@ class BrowserBoundary:
             return
         headers = Headers(scope=scope)
         host = headers.get("host")
-        if host is None or not host_allowed(host, self.allowed):
+        if host is None or not self._host_allowed(host):
             await self._refuse(scope, receive, send, 400, "api.context.host_not_allowed.app_error",
                                "This server does not answer under that host name; an operator may add it "
                                "to allowed_hosts.")
@@ -124,6 +127,15 @@ class BrowserBoundary:
                                    "cookie or WebSocket.")
                 return
         await self.app(scope, receive, send)
+
+    def _host_allowed(self, host: str) -> bool:
+        allowed = self._hosts.get(host)
+        if allowed is None:
+            allowed = host_allowed(host, self.allowed)
+            if len(self._hosts) >= 64:
+                self._hosts.clear()
+            self._hosts[host] = allowed
+        return allowed
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, error_id: str, message: str) -> None:

@@ -18,6 +18,7 @@ from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships, member_id
 from .models import channel_json, channel_member_json
 from .name_rules import check_channel_name, check_display_name, check_text
 from .names import CHANNEL, Names, taken
+from .read_cache import ReadCache, shared_cache
 from .teams import DEFAULT_CHANNELS
 from .unreads import channel_counts
 from .users import Session
@@ -76,11 +77,14 @@ class ChannelService:
         self._members = members
         self._audit = audit
         self._names = Names.of(ctx)
+        # channel id -> its live row or None; read by every post and access check
+        self._rows: ReadCache[str, sqlite3.Row | None] = shared_cache(ctx.store, "channel_rows", {"channel"})
 
     # -- reading ---------------------------------------------------------------------------
 
     async def row(self, channel_id: str) -> sqlite3.Row:
-        row = await self._ctx.store.fetchone("SELECT * FROM channels WHERE id = ? AND _deleted = 0", (channel_id,))
+        row = await self._rows.get(channel_id, lambda: self._ctx.store.fetchone(
+            "SELECT * FROM channels WHERE id = ? AND _deleted = 0", (channel_id,)))
         if row is None:
             raise NotFound("Unable to find the channel.", "app.channel.get.existing.app_error")
         return row

@@ -25,9 +25,11 @@ from collections.abc import Collection
 from crdt import Add, Remove, Stamp
 
 from .context import Context
+from .read_cache import ReadCache, shared_cache
 
 __all__ = [
-    "Memberships", "member_id", "effective_channel_member", "EFFECTIVE_CHANNEL_MEMBERS", "TEAM_CHANNEL_MEMBER_CLAUSE",
+    "Memberships", "member_id", "effective_channel_member", "EFFECTIVE_CHANNEL_MEMBERS", "MEMBERSHIP_KINDS",
+    "TEAM_CHANNEL_MEMBER_CLAUSE",
 ]
 
 
@@ -65,9 +67,18 @@ _IS_CHANNEL_MEMBER = (
 )
 
 
+MEMBERSHIP_KINDS = frozenset({"channel.members", "team.members", "channel"})
+"""What the effective-membership rule reads: both member sets and the channel's team."""
+
+
 class Memberships:
     def __init__(self, ctx: Context):
         self._ctx = ctx
+        # (channel id, user id) -> effective member: asked by every post, read and event delivery
+        self._channel_member: ReadCache[tuple[str, str], bool] = shared_cache(
+            ctx.store, "is_channel_member", MEMBERSHIP_KINDS)
+        self._team_member: ReadCache[tuple[str, str], bool] = shared_cache(
+            ctx.store, "is_team_member", {"team.members"})
 
     def add(self, kind: str, owner: str, user_id: str) -> Add:
         return Add(kind, owner, user_id)
@@ -94,12 +105,16 @@ class Memberships:
                 for channel_id, stamps in tags.items()]
 
     async def is_team_member(self, team_id: str, user_id: str) -> bool:
-        return await self._ctx.store.fetchone(
-            "SELECT 1 FROM team_members WHERE team_id = ? AND user_id = ?", (team_id, user_id)) is not None
+        async def read() -> bool:
+            return await self._ctx.store.fetchone(
+                "SELECT 1 FROM team_members WHERE team_id = ? AND user_id = ?", (team_id, user_id)) is not None
+        return await self._team_member.get((team_id, user_id), read)
 
     async def is_channel_member(self, channel_id: str, user_id: str) -> bool:
         """Whether the user is an effective member of the channel (see the module's docstring)."""
-        return await self._ctx.store.fetchone(_IS_CHANNEL_MEMBER, (channel_id, user_id)) is not None
+        async def read() -> bool:
+            return await self._ctx.store.fetchone(_IS_CHANNEL_MEMBER, (channel_id, user_id)) is not None
+        return await self._channel_member.get((channel_id, user_id), read)
 
     async def team_roles(self, team_id: str, user_id: str) -> str | None:
         """The member's team roles, or None when not a member."""

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .context import Context
-from .membership import EFFECTIVE_CHANNEL_MEMBERS
+from .membership import EFFECTIVE_CHANNEL_MEMBERS, MEMBERSHIP_KINDS
 from .names import USERNAME, Names
+from .read_cache import ReadCache, shared_cache
 
 __all__ = ["CHANNEL_WIDE", "MentionFinder", "Mentionable", "find_mentions", "mentioned_names"]
 
@@ -109,6 +110,10 @@ class MentionFinder:
 
     def __init__(self, ctx: Context):
         self._ctx = ctx
+        # (channel id, resolved @names) -> the members who could be mentioned: most posts of a channel
+        # name nobody, so they all ask the same question
+        self._candidates: ReadCache[tuple[str, tuple[str, ...]], tuple[Mentionable, ...]] = shared_cache(
+            ctx.store, "mention_candidates", MEMBERSHIP_KINDS | {"user"})
 
     async def mentions(self, message: str, channel_id: str, channel_type: str, author_id: str) -> list[str]:
         """The value of a new post's `mentions` field: sorted user ids, then CHANNEL_WIDE if any."""
@@ -121,19 +126,24 @@ class MentionFinder:
         chains, channel_wide = mentioned_names(message)
         names = Names.of(self._ctx)
         # An @name stands for whom the name rule says (names.py), so every node reads a post alike.
-        named = sorted(set((await names.resolve_many(USERNAME, {name for chain in chains for name in chain})).values()))
-        # Only members with an @name in the message or keywords of their own can be mentioned.
-        rows = await store.fetchall(
+        named = tuple(sorted(set((await names.resolve_many(
+            USERNAME, {name for chain in chains for name in chain})).values())))
+        members = await self._candidates.get((channel_id, named), lambda: self._candidates_of(channel_id, named))
+        found, _ = find_mentions(message, author_id, members)
+        return sorted(found) + ([CHANNEL_WIDE] if channel_wide else [])
+
+    async def _candidates_of(self, channel_id: str, named: tuple[str, ...]) -> tuple[Mentionable, ...]:
+        """Only members with an @name in the message or keywords of their own can be mentioned."""
+        names = Names.of(self._ctx)
+        rows = await self._ctx.store.fetchall(
             f"SELECT u.id, u.username, u.first_name, u.notify_props FROM {EFFECTIVE_CHANNEL_MEMBERS} m "
             "JOIN users u ON u.id = m.user_id "
             f"WHERE m.channel_id = ? AND u._deleted = 0 AND (u.id IN ({','.join('?' * len(named)) or 'NULL'}) "
             "OR coalesce(json_extract(u.notify_props, '$.mention_keys'), '') != '' "
             "OR json_extract(u.notify_props, '$.first_name') = 'true')",
             (channel_id, *named))
-        members = [_mentionable(r["id"], await names.shown(USERNAME, r["id"], r["username"] or ""), r["first_name"],
-                                r["notify_props"]) for r in rows]
-        found, _ = find_mentions(message, author_id, members)
-        return sorted(found) + ([CHANNEL_WIDE] if channel_wide else [])
+        return tuple([_mentionable(r["id"], await names.shown(USERNAME, r["id"], r["username"] or ""), r["first_name"],
+                                   r["notify_props"]) for r in rows])
 
     async def recipients(self, mentions: list[str], channel_id: str, author_id: str) -> list[str]:
         """The user ids a `posted` event names as mentioned: CHANNEL_WIDE expanded to the members."""

@@ -35,6 +35,7 @@ from .context import DIRECTORY_SCOPE, Context
 from .errors import BadRequest, Forbidden, NotFound, ServiceError
 from .events import Event
 from .models import loads
+from .read_cache import ReadCache, shared_cache
 from .slack import checked_attachments
 from .users import Session
 from .webhooks import IntegrationAccess, IntegrationPoster, checked_text
@@ -119,6 +120,9 @@ class OutgoingHookService:
         self._access = access
         self._channels = channels
         self._audit = audit
+        # team id -> rows of its hooks that may fire: asked for every post of a public channel
+        self._firing: ReadCache[str, tuple[sqlite3.Row, ...]] = shared_cache(
+            ctx.store, "firing_outgoing_hooks", {"outgoing_hook", "user", "team.members"})
 
     async def row(self, hook_id: str) -> sqlite3.Row:
         return await self._access.live_row("outgoing_hooks", hook_id, NotFound(
@@ -132,13 +136,15 @@ class OutgoingHookService:
     async def firing_for_team(self, team_id: str) -> list[dict[str, Any]]:
         """The team's hooks that may fire: a hook acts for its creator, so not once the creator is deactivated
         or has left the team (a system admin's hooks excepted): the team's posts stop going out through it."""
-        rows = await self._ctx.store.fetchall(
+        return [outgoing_hook_json(r) for r in await self._firing.get(team_id, lambda: self._read_firing(team_id))]
+
+    async def _read_firing(self, team_id: str) -> tuple[sqlite3.Row, ...]:
+        return tuple(await self._ctx.store.fetchall(
             "SELECT h.* FROM outgoing_hooks h JOIN users u ON u.id = h.creator_id AND u._deleted = 0 "
             "AND coalesce(u.delete_at, 0) = 0 WHERE h.team_id = ? AND h._deleted = 0 "
             "AND (instr(' ' || coalesce(u.roles, '') || ' ', ' system_admin ') > 0 OR EXISTS "
             "(SELECT 1 FROM team_members m WHERE m.team_id = h.team_id AND m.user_id = h.creator_id)) "
-            "ORDER BY h.create_at, h.id", (team_id,))
-        return [outgoing_hook_json(r) for r in rows]
+            "ORDER BY h.create_at, h.id", (team_id,)))
 
     async def _checked_fields(self, team_id: str, body: Mapping[str, Any], hook_id: str = "") -> dict[str, Any]:
         """Mattermost's OutgoingWebhook.IsValid and CreateOutgoingWebhook rules, all checked before any write."""
@@ -319,13 +325,15 @@ class OutgoingDispatcher:
 
     async def deliveries_for(self, data: Mapping[str, Any]) -> list[Delivery]:
         """What one "posted" event asks of the outgoing webhooks (pure apart from lookups)."""
-        post = json.loads(data["post"])
-        props = post.get("props") or {}
         if data.get("channel_type") != "O" or not data.get("team_id"):
             return []
+        hooks = await self._hooks.firing_for_team(data["team_id"])
+        if not hooks:  # most teams have none: then the post need not even be parsed
+            return []
+        post = json.loads(data["post"])
+        props = post.get("props") or {}
         if props.get("from_webhook") == "true" or props.get("from_bot") == "true" or post.get("type", "").startswith("system_"):
             return []
-        hooks = await self._hooks.firing_for_team(data["team_id"])
         matched = [(hook, trigger) for hook in hooks
                    if (trigger := hook_trigger(hook, post["channel_id"], post.get("message", ""))) is not None]
         if not matched:

@@ -24,6 +24,7 @@ from .files import FileService
 from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships, member_id
 from .mentions import MentionFinder
 from .models import Record, loads
+from .read_cache import ReadCache, shared_cache
 from .reactions import reaction_json
 from .users import Session
 
@@ -122,6 +123,8 @@ class PostService:
         self._memberships = Memberships(ctx)
         self._mentions = MentionFinder(ctx)
         self._last_create_at = 0
+        # user id -> username, for the sender_name of every `posted` event
+        self._usernames: ReadCache[str, str] = shared_cache(ctx.store, "usernames", {"user"})
 
     async def row(self, post_id: str) -> sqlite3.Row:
         if not is_valid_id(post_id):
@@ -274,10 +277,8 @@ class PostService:
 
         A post from a peer does not set its author online here: they are connected elsewhere.
         """
-        store = self._ctx.store
-        authors = sorted({post["user_id"] for post, _ in posts})
-        names = {r["id"]: r["username"] or "" for r in await store.fetchall(
-            "SELECT id, username FROM users WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(authors),))}
+        names = {author: await self._usernames.get(author, lambda: self._username(author))
+                 for author in sorted({post["user_id"] for post, _ in posts})}
         events = []
         for post, mentions in posts:
             data: dict[str, Any] = {
@@ -291,6 +292,10 @@ class PostService:
                 data["mentions"] = json.dumps(recipients)
             events.append(Event("posted", data, Broadcast(channel_id=channel["id"]), from_peer))
         return events
+
+    async def _username(self, user_id: str) -> str:
+        row = await self._ctx.store.fetchone("SELECT username FROM users WHERE id = ?", (user_id,))
+        return row["username"] or "" if row is not None else ""
 
     async def _is_member(self, channel_id: str, user_id: str) -> bool:
         return await self._memberships.is_channel_member(channel_id, user_id)

@@ -24,6 +24,7 @@ from .models import user_json
 from .name_rules import check_email, check_text, check_username
 from .names import EMAIL, USERNAME, Names, taken
 from .passwords import PasswordPool
+from .read_cache import ReadCache, shared_cache
 
 __all__ = ["Session", "UserService", "SYSTEM_ADMIN", "SYSTEM_USER", "TOKEN_ROLE"]
 
@@ -81,6 +82,8 @@ class UserService:
         self._names = Names.of(ctx)
         # token -> (session, expiry): every request resolves its token, and most come in bursts
         self._sessions: dict[str, tuple[Session, float]] = {}
+        # user id -> account_usable: asked on every request, exact (see read_cache.py)
+        self._usable: ReadCache[str, bool] = shared_cache(ctx.store, "account_usable", {"user"})
         self._passwords = PasswordPool()
         self._guard = LoginGuard(ctx)
 
@@ -367,7 +370,8 @@ class UserService:
         """The session a bearer token stands for: a login session or a personal access token."""
         cached = self._sessions.get(token)
         if cached is not None and cached[1] > time.monotonic():
-            # asked on every request, not cached: a deactivation may arrive from a peer at any moment
+            # asked on every request, not kept with the session: a deactivation may arrive from a peer at
+            # any moment (account_usable's cache is dropped by the commit that brings it)
             return cached[0] if await self.account_usable(cached[0].user_id) else None
         session = await self._lookup_session(token)
         if session is not None and not await self.account_usable(session.user_id):
@@ -382,6 +386,9 @@ class UserService:
         """Whether the user's sessions and tokens may act: the account exists and is not deactivated, and a
         bot's owner (if it has one) is not deactivated either: Mattermost disables the bots of a user it
         deactivates, and a deactivation replicated from a peer must have the same effect here."""
+        return await self._usable.get(user_id, lambda: self._read_account_usable(user_id))
+
+    async def _read_account_usable(self, user_id: str) -> bool:
         row = await self._ctx.store.fetchone(
             "SELECT u.delete_at, u.is_bot, coalesce(u.bot_owner_id, '') AS owner, o.delete_at AS owner_delete_at, "
             "o._deleted AS owner_deleted, o.id AS owner_id FROM users u LEFT JOIN users o ON o.id = u.bot_owner_id "

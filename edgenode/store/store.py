@@ -26,10 +26,12 @@ from .retract import RetractResult
 from .schema import Schema
 from .writer import RemoteResult, Writer
 
-__all__ = ["Precondition", "Store", "wall_clock_ms"]
+__all__ = ["ChangeListener", "Precondition", "Store", "wall_clock_ms"]
 
 T = TypeVar("T")
 HeadsListener = Callable[[dict[FeedId, FeedHead]], None]
+ChangeListener = Callable[[frozenset[str] | None], None]
+"""Told which kinds of entity and set (an op's `kind`) a commit may have changed; None: any table at all."""
 Precondition = Callable[[sqlite3.Connection], None]
 """Runs in the writer's transaction before a write; raises to refuse it."""
 _log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class Store:
         self._all_readers: list[aiosqlite.Connection] = []
         self._listeners: list[HeadsListener] = []
         self._retract_listeners: list[HeadsListener] = []
+        self._change_listeners: list[ChangeListener] = []
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -125,7 +128,8 @@ class Store:
                 self._writer.local_state(check)
             return [self._writer.local(scope, ops) for scope, ops in batches]
 
-        sealed: list[list[SignedOp]] = await self._writer.submit(run)
+        kinds = frozenset(op.kind for _, ops in batches for op in ops)
+        sealed: list[list[SignedOp]] = await self._writer.submit(run, done=lambda: self._changed(kinds))
         heads = {ops[-1].feed: FeedHead(ops[-1].seq, ops[-1].link()) for ops in sealed if ops}
         if heads:
             self._advanced(heads)
@@ -133,7 +137,9 @@ class Store:
 
     async def write_local(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Change node-local tables (sessions, audit, ...) that are not replicated; durable like write()."""
-        return await self._writer.submit(lambda: self._writer.local_state(work))  # type: ignore[no-any-return]
+        # node-local tables are no op's kind: anything may have changed
+        return await self._writer.submit(lambda: self._writer.local_state(work),  # type: ignore[no-any-return]
+                                         done=self._changed_any)
 
     async def apply(self, ops: Sequence[SignedOp]) -> RemoteResult:
         """Verify and apply a contiguous segment of a foreign feed; all or nothing.
@@ -146,7 +152,9 @@ class Store:
             return RemoteResult()
         # Hashing and the signature check run off the event loop, before the writer sees anything.
         await asyncio.to_thread(verify_segment, FeedHead(ops[0].seq - 1, ops[0].prev), ops)
-        result: RemoteResult = await self._writer.submit(lambda: self._writer.remote(ops))
+        # The kinds are inside the encoded bodies; decoding them here again would cost more than the
+        # readers' caches save, and foreign segments are rarer than local writes: anything may have changed.
+        result: RemoteResult = await self._writer.submit(lambda: self._writer.remote(ops), done=self._changed_any)
         if result.fork is not None:
             raise ForkError(result.fork)
         if result.head is not None and (result.applied or result.waiting or result.invalid):
@@ -178,7 +186,7 @@ class Store:
                                    "a second op at sequence numbers its peers already hold")
         if not cuts:
             return RetractResult({}, {}, elapsed_s=time.perf_counter() - started)
-        result: RetractResult = await self._writer.submit(lambda: self._writer.retract(cuts))
+        result: RetractResult = await self._writer.submit(lambda: self._writer.retract(cuts), done=self._changed_any)
         if result.heads:
             self._notify(self._retract_listeners, result.heads)
         return replace(result, elapsed_s=time.perf_counter() - started)
@@ -198,6 +206,29 @@ class Store:
         """
         self._retract_listeners.append(listener)
         return lambda: self._retract_listeners.remove(listener) if listener in self._retract_listeners else None
+
+    def subscribe_changes(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call `listener` after every write this store commits, with the kinds of entity and set it may
+        have changed (None: it may have changed anything: foreign ops, retractions, node-local tables);
+        returns the function that unsubscribes it.
+
+        For caches of what readers found: a listener runs on the event loop right after the writer's
+        transaction ended and before any of its writers resume, so a cache that drops what the kinds
+        touch is never stale for a request that starts after the write returned. (A fill racing with a
+        commit must be discarded: see services/read_cache.py.) Listeners must be quick and must not raise.
+        """
+        self._change_listeners.append(listener)
+        return lambda: self._change_listeners.remove(listener) if listener in self._change_listeners else None
+
+    def _changed_any(self) -> None:
+        self._changed(None)
+
+    def _changed(self, kinds: frozenset[str] | None) -> None:
+        for listener in list(self._change_listeners):
+            try:
+                listener(kinds)
+            except Exception:
+                _log.exception("a store change listener failed")
 
     def _advanced(self, heads: dict[FeedId, FeedHead]) -> None:
         self._notify(self._listeners, heads)

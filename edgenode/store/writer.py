@@ -62,6 +62,7 @@ class RemoteResult:
 @dataclass(slots=True)
 class _Request:
     run: Callable[[], Any]
+    done: Callable[[], None] | None = None
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -136,10 +137,15 @@ class Writer:
 
     # -- the queue -------------------------------------------------------------------------
 
-    async def submit(self, run: Callable[[], Any]) -> Any:
+    async def submit(self, run: Callable[[], Any], *, done: Callable[[], None] | None = None) -> Any:
+        """Run `run` in the writer's next transaction; its result once committed.
+
+        `done`, if given, is called on the event loop once the transaction ended (committed or not),
+        before any caller of the batch resumes, even if this caller was cancelled meanwhile.
+        """
         if self._task is None:
             raise StoreClosedError("the store is closed")
-        request = _Request(run)
+        request = _Request(run, done)
         await self._queue.put(request)
         return await request.future
 
@@ -158,6 +164,9 @@ class Writer:
                     break
                 batch.append(item)
             outcomes = await loop.run_in_executor(self._executor, self._commit, [r.run for r in batch])
+            for request in batch:
+                if request.done is not None:
+                    request.done()
             for request, (ok, value) in zip(batch, outcomes):
                 if request.future.done():
                     continue
