@@ -14,6 +14,11 @@ of warm-up ("start"), just before the kill ("middle") and when the load stops ("
 growth from start to end. The restarted node's RSS starts again from a fresh process; its
 growth is measured from its own warm-up after the restart.
 
+What RSS holds beyond Python objects: SQLite's page caches, the writer's up to 64 MiB and each
+reader's up to 2 MiB, which fill with the store's pages as it grows; on a fresh store RSS follows
+the store's size (printed at the end) until the store outgrows them. --writer-cache-kib runs the
+writer with a smaller cache (a diagnostic) to show what grows besides.
+
 With --tracemalloc DIR the nodes start tracemalloc at the "start" mark and write the live
 allocation sites traced since (by line, 10 frames) to DIR/<node>.<n>.txt (and .snap) at each
 later mark, so what is still held at the end was allocated during the load.
@@ -74,6 +79,15 @@ if out:
             for stat in snap.statistics("lineno")[:60]:
                 f.write(f"{stat}\\n")
     signal.signal(signal.SIGUSR1, dump)
+cache_kib = os.environ.get("EDGENODE_SOAK_WRITER_CACHE_KIB")
+if cache_kib:  # a diagnostic: the writer's page cache at another size than the store's 64 MiB
+    import edgenode.store.writer as writer
+    connect = writer.connect
+    def connect_with_cache(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+        return conn
+    writer.connect = connect_with_cache
 from edgenode.cli import cli
 cli(sys.argv[1:], prog_name="edgenode")
 """
@@ -112,6 +126,7 @@ class Node:
     sync_port: int
     peers: list[int] = field(default_factory=list)
     tracemalloc: Path | None = None
+    writer_cache_kib: int | None = None
     process: subprocess.Popen[bytes] | None = None
     token: str = ""
     acked: list[str] = field(default_factory=list)
@@ -129,6 +144,8 @@ class Node:
         env = {**os.environ, "EDGENODE_MDNS": "0", "PYTHONPATH": str(REPO)}
         if self.tracemalloc is not None:
             env["EDGENODE_SOAK_TRACEMALLOC"] = str(self.tracemalloc / self.name)
+        if self.writer_cache_kib is not None:
+            env["EDGENODE_SOAK_WRITER_CACHE_KIB"] = str(self.writer_cache_kib)
         args = ["serve", "--data", str(self.data), "--port", str(self.port), "--sync-host", "127.0.0.1",
                 "--sync-port", str(self.sync_port), "--no-mdns",
                 *(a for p in self.peers for a in ("--peer", f"127.0.0.1:{p}"))]
@@ -283,19 +300,21 @@ def rss_at(node: Node, t: float, pid: int | None = None) -> int:
     return best
 
 
-async def run(minutes: float, rate: float, warmup: float, tracemalloc: Path | None, keep: bool) -> None:
+async def run(minutes: float, rate: float, warmup: float, tracemalloc: Path | None, keep: bool,
+              writer_cache_kib: int | None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     names = ("n1", "n2", "n3")
     sync_ports = [free_port() for _ in names]
     nodes = [Node(name, tmp / name, free_port(), sync_ports[i], [p for j, p in enumerate(sync_ports) if j != i],
-                  tracemalloc) for i, name in enumerate(names)]
+                  tracemalloc, writer_cache_kib) for i, name in enumerate(names)]
     edgenode("mesh", "init", "--name", "soak", "--data", str(nodes[0].data))
     for node in nodes[1:]:
         token = edgenode("mesh", "invite", "--data", str(nodes[0].data)).strip()
         edgenode("mesh", "join", token, "--data", str(node.data))
     seconds = minutes * 60
     print(f"edgenode soak benchmark: 3 nodes, {rate:g} posts/s for {seconds:.0f} s (warm-up {warmup:.0f} s), "
-          f"{nodes[2].name} killed at {seconds / 2:.0f} s; python {sys.version.split()[0]}; "
+          f"{nodes[2].name} killed at {seconds / 2:.0f} s; writer page cache "
+          f"{f'{writer_cache_kib} KiB' if writer_cache_kib else 'as the store sets it'}; python {sys.version.split()[0]}; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)
     sampler: asyncio.Task[None] | None = None
     try:
@@ -366,6 +385,10 @@ async def run(minutes: float, rate: float, warmup: float, tracemalloc: Path | No
 
     missing = {node.name: len(acked) - present(node, acked) for node in nodes}
     print(f"digests equal: {len(set(digests)) == 1} (after {converged:.1f} s); acknowledged posts missing: {missing}")
+    # the writer's page cache (64 MiB) and each reader's (2 MiB) fill with the pages the load
+    # touches: while the store is smaller than the cache, RSS follows the store's size
+    sizes = ", ".join(f"{n.name} {(n.data / STORE_FILE).stat().st_size / 2**20:.1f} MiB" for n in nodes)
+    print(f"store files: {sizes}")
     print(f"RSS (MiB){'':14}{'start':>8}{'middle':>8}{'end':>8}{'growth start->end':>20}")
     for node in nodes:
         start, middle, end = (rss_at(node, marks[k]) / 1024 for k in ("start", "middle", "end"))
@@ -390,11 +413,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="posts per second over all nodes (default 20)")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds before the start RSS mark (default 60)")
     parser.add_argument("--tracemalloc", type=Path, help="run nodes under tracemalloc, snapshots into this folder")
+    parser.add_argument("--writer-cache-kib", type=int,
+                        help="diagnostic: run the store's writer with this page cache size instead of its own")
     parser.add_argument("--keep", action="store_true", help="keep the nodes' data folder and logs")
     args = parser.parse_args()
     if args.tracemalloc:
         args.tracemalloc.mkdir(parents=True, exist_ok=True)
-    asyncio.run(run(args.minutes, args.rate, min(args.warmup, args.minutes * 60 / 4), args.tracemalloc, args.keep))
+    asyncio.run(run(args.minutes, args.rate, min(args.warmup, args.minutes * 60 / 4), args.tracemalloc, args.keep,
+                    args.writer_cache_kib))
 
 
 if __name__ == "__main__":

@@ -109,8 +109,8 @@ def validate(schema: Schema, op: Op) -> Columns:
     return {}
 
 
-KNOWN_LIMIT = 10_000
-"""Entities the Materializer remembers as existing, at most (about 1.7 MB)."""
+KNOWN_LIMIT = 4_096
+"""Entities the Materializer remembers as existing, at most (about 0.7 MB)."""
 
 
 class Materializer:
