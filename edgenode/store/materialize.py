@@ -26,7 +26,7 @@ from sync import decode_op
 from .errors import SchemaViolation
 from .schema import EntityTable, Schema, SetTable
 
-__all__ = ["OpState", "Materializer", "validate", "digest_queries"]
+__all__ = ["KNOWN_LIMIT", "OpState", "Materializer", "validate", "digest_queries"]
 
 
 class OpState(IntEnum):
@@ -109,6 +109,10 @@ def validate(schema: Schema, op: Op) -> Columns:
     return {}
 
 
+KNOWN_LIMIT = 4_096
+"""Entities the Materializer remembers as existing, at most (about 0.7 MB)."""
+
+
 class Materializer:
     """Stateless apart from caches: entities known to exist (existence never ends), and whether
     any op waits (so the common create skips looking for ops it would release)."""
@@ -131,6 +135,19 @@ class Materializer:
         self._known.clear()
         self._any_waiting = None
 
+    def _remember(self, ref: EntityRef) -> None:
+        # Every create lands here, so an unbounded set would grow with the store (about 170 B per
+        # post, for the life of the process). Starting over when full keeps it bounded; a ref
+        # forgotten costs one indexed lookup the next time an op depends on it.
+        if len(self._known) >= KNOWN_LIMIT:
+            self._known.clear()
+        self._known.add(ref)
+
+    @property
+    def known(self) -> int:
+        """How many entities the existence cache holds now (at most KNOWN_LIMIT)."""
+        return len(self._known)
+
     def exists(self, ref: EntityRef) -> bool:
         if ref in self._known:
             return True
@@ -139,7 +156,7 @@ class Materializer:
             return False
         found = self._conn.execute(f"SELECT 1 FROM {table.table} WHERE id = ?", (ref[1],)).fetchone()
         if found:
-            self._known.add(ref)
+            self._remember(ref)
         return found is not None
 
     def missing_dependency(self, op: Op) -> EntityRef | None:
@@ -200,7 +217,7 @@ class Materializer:
                 if held[0] != row[-1]:  # the row was there before: merge as a duplicate create
                     self._write_fields(table, op.id, columns, stamp, complete=True)
                     continue
-            self._known.add((op.kind, op.id))
+            self._remember((op.kind, op.id))
             if self._waiting():
                 self._release_waiting((op.kind, op.id))
 
@@ -249,7 +266,7 @@ class Materializer:
         values = [columns.get(name) for name in table.column_names]
         cursor = self._conn.execute(self._insert_sql[op.kind], (op.id, *values, stamp.pack()))
         if cursor.rowcount == 1:
-            self._known.add((op.kind, op.id))
+            self._remember((op.kind, op.id))
             return True
         # Another Create of the same id (e.g. two nodes opening the same direct channel offline):
         # it writes every field, and each field keeps the later write.
