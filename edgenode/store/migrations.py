@@ -89,6 +89,13 @@ def migrate(conn: sqlite3.Connection, schema: Schema, extra: Sequence[tuple[str,
     """Apply pending migrations (the store's, then `extra` ones for node-local tables); refuse a
     database that has migrations this code does not know."""
     conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    # Batch triggers: statements the materializer runs once after each batch of rows it inserts
+    # into `tbl`, with :after the largest rowid the table held before the batch (so `rowid > :after`
+    # selects the batch). They do set-based what a per-row AFTER INSERT trigger would, in the same
+    # transaction: a full-text index filled row by row from a trigger costs several times the
+    # insert itself. Kept in the database, like triggers, so every connection that writes runs them.
+    conn.execute("CREATE TABLE IF NOT EXISTS _batch_triggers (name TEXT PRIMARY KEY, tbl TEXT NOT NULL, "
+                 "sql TEXT NOT NULL) WITHOUT ROWID")
     applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
     everything = [*MIGRATIONS, *extra]
     known = {name for name, _ in everything}
