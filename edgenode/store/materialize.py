@@ -195,12 +195,15 @@ class Materializer:
     def _create_many(self, run: Sequence[tuple[int, int, Stamp, Op, Columns]]) -> None:
         table = self._schema.entities[run[0][3].kind]
         names = table.column_names
-        rows = [(op.id, *[columns.get(n) for n in names], stamp.pack()) for _, _, stamp, op, columns in run]
+        rows = [(op.id, *map(columns.get, names), stamp.pack()) for _, _, stamp, op, columns in run]
         after = self._last_rowid(table)
         # rowcount, not total_changes: the latter also counts rows written by triggers and indexes,
         # which would hide that every row is new and send each one through the look-up below
         everything_new = self._conn.executemany(self._insert_sql[table.kind], rows).rowcount == len(rows)
         self._after_insert(table, after)
+        if everything_new and not self._waiting():  # the common catch-up: nothing to merge or release
+            self._known.update([(table.kind, op.id) for _, _, _, op, _ in run])
+            return
         for (_, _, stamp, op, columns), row in zip(run, rows):
             if not everything_new:
                 held = self._conn.execute(f"SELECT _stamp FROM {table.table} WHERE id = ?", (op.id,)).fetchone()
