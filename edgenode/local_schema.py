@@ -2,7 +2,7 @@
 
 Sessions and access tokens are credentials for *this* node's API (stored as hashes); the audit log records what
 happened *here*; the search index is derived from the posts table by triggers (batch triggers for
-new posts), so it is kept in the same transaction as every change to a post, whether written here
+posts inserted many at a time), so it is kept in the same transaction as every change to a post, whether written here
 or received from a peer.
 """
 
@@ -12,6 +12,7 @@ import sqlite3
 
 from edgenode.ids import token_hash
 from edgenode.store import Schema
+from edgenode.store.migrations import BATCH_TRIGGERS_TABLES
 
 __all__ = ["LOCAL_MIGRATIONS"]
 
@@ -172,14 +173,21 @@ def _local_0006_login_security(conn: sqlite3.Connection, schema: Schema) -> None
 
 
 def _local_0007_post_index_batches(conn: sqlite3.Connection, schema: Schema) -> None:
-    # A new post enters post_search, post_hashtags and post_mentions once per batch of inserted
-    # posts instead of once per row: the store runs these batch triggers right after each insert
-    # of posts, in the same transaction (see edgenode/store/migrations.py). Each does over the rows
-    # with rowid > :after exactly what the AFTER INSERT trigger it replaces did per row; filled row
-    # by row, the full-text index cost several times the insert itself. The update triggers stay.
+    # Posts the store inserts many at a time (a segment from a peer, a bundle) enter post_search,
+    # post_hashtags and post_mentions once per batch: the store runs these batch triggers right
+    # after each such insert, in the same transaction (see edgenode/store/migrations.py), and the
+    # per-row insert triggers skip the batch's rows. Each does over the rows with rowid > :after
+    # exactly what its per-row trigger does; filled row by row, the full-text index cost several
+    # times the insert itself. Any other insert (one post, or plain SQL) still fires the triggers.
     # json_each gets '[]' for invalid JSON: a join may call it before the WHERE filters the row.
+    for statement in BATCH_TRIGGERS_TABLES:
+        conn.execute(statement)
+    not_batch = "NOT EXISTS (SELECT 1 FROM _batch_inserting WHERE tbl = 'posts')"
     for trigger in ("post_search_insert", "post_mentions_insert", "post_hashtags_insert"):
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)).fetchone()[0]
+        head, when, body = sql.partition(" WHEN ")
         conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute(f"{head} WHEN {not_batch} AND {body}")
     conn.executemany("INSERT INTO _batch_triggers (name, tbl, sql) VALUES (?, 'posts', ?)", [
         ("post_search", "INSERT INTO post_search (rowid, message, hashtags) "
                         "SELECT rowid, message, hashtags FROM posts WHERE rowid > :after AND _deleted = 0"),

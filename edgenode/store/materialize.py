@@ -125,8 +125,9 @@ class Materializer:
             )
             for t in schema.entities.values()
         }
-        # Batch triggers (see migrations.migrate): what per-row AFTER INSERT triggers would do, run
-        # once per batch of inserted rows; read once here, as only a migration changes them.
+        # Batch triggers (see migrations.migrate): what per-row AFTER INSERT triggers do, run once
+        # per executemany of rows, which the per-row triggers skip; read once, as only a migration
+        # changes them.
         self._batch_triggers: dict[str, list[str]] = {}
         for table_name, sql in conn.execute("SELECT tbl, sql FROM _batch_triggers ORDER BY name"):
             self._batch_triggers.setdefault(table_name, []).append(sql)
@@ -196,11 +197,16 @@ class Materializer:
         table = self._schema.entities[run[0][3].kind]
         names = table.column_names
         rows = [(op.id, *map(columns.get, names), stamp.pack()) for _, _, stamp, op, columns in run]
-        after = self._last_rowid(table)
+        batched = table.table in self._batch_triggers
+        if batched:
+            after = self._last_rowid(table)
+            self._conn.execute("INSERT INTO _batch_inserting VALUES (?)", (table.table,))
         # rowcount, not total_changes: the latter also counts rows written by triggers and indexes,
         # which would hide that every row is new and send each one through the look-up below
         everything_new = self._conn.executemany(self._insert_sql[table.kind], rows).rowcount == len(rows)
-        self._after_insert(table, after)
+        if batched:
+            self._conn.execute("DELETE FROM _batch_inserting WHERE tbl = ?", (table.table,))
+            self._after_insert(table, after)
         if everything_new and not self._waiting():  # the common catch-up: nothing to merge or release
             self._known.update([(table.kind, op.id) for _, _, _, op, _ in run])
             return
@@ -258,9 +264,7 @@ class Materializer:
         table = self._schema.entities[op.kind]
         values = [columns.get(name) for name in table.column_names]
         cursor = self._conn.execute(self._insert_sql[op.kind], (op.id, *values, stamp.pack()))
-        if cursor.rowcount == 1:
-            assert cursor.lastrowid is not None
-            self._after_insert(table, cursor.lastrowid - 1)
+        if cursor.rowcount == 1:  # a single row: the per-row triggers indexed it
             self._known.add((op.kind, op.id))
             return True
         # Another Create of the same id (e.g. two nodes opening the same direct channel offline):
@@ -269,8 +273,6 @@ class Materializer:
         return False
 
     def _last_rowid(self, table: EntityTable) -> int:
-        if table.table not in self._batch_triggers:
-            return 0
         return int(self._conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table.table}").fetchone()[0])
 
     def _after_insert(self, table: EntityTable, after: int) -> None:
