@@ -1,13 +1,16 @@
 """Catch-up as `edgenode serve` syncs in a mesh, beside the bare protocol measured in the same run.
 
-    python bench/bench_mesh_sync.py [--posts N] [--quick]
+    python bench/bench_mesh_sync.py [--posts N ...] [--quick]
 
-An enrolled node catches up N posts (default 100,000) from its mesh's authority over loopback:
+An enrolled node catches up N posts (default 10,000 then 100,000, so growth shows) from its mesh's
+authority over loopback:
 mutual TLS 1.3 with the mesh's certificates, every segment through admission (enrolment records,
 revocation limits, hosting claims) and need-to-know on both ends. The baseline is the same
 catch-up into the same kind of store (a whole node's, with its search index) over plain TCP with
 neither: the ratio is what mesh trust costs on the bulk path. (bench_sync.py's first figure uses
-stores without the node-local search index.) Also the bytes on the wire per op
+stores without the node-local search index.) Both beside raw executemany of the same rows (every op
+the target receives, every post it materializes) into a whole node's tables, indexes and search
+indexes in one transaction (bench_store.raw_bulk). Also the bytes on the wire per op
 (frames; TLS records add about 22 B per 16 KiB record on top).
 
 Machines running this are shared and noisy: compare ratios, not absolute rates.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -28,6 +32,7 @@ try:
 except ImportError:  # run as a script from anywhere: the project root is the parent of bench/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_store import POST_COLUMNS, raw_bulk, whole_node_db  # type: ignore[import-not-found]
 from bench_sync import held_ops, line, write_posts  # type: ignore[import-not-found]
 
 from edgenode.config import STORE_FILE
@@ -80,7 +85,21 @@ async def _catch_up(source: object, target: object, node: bytes, mesh: bytes, *,
     return seconds, stats.ops_received, link.bytes_sent + link.bytes_received
 
 
-async def run(posts: int) -> None:
+TARGET_RATE = 20_000
+TARGET_GROWTH = 0.85
+
+
+async def raw_rate(source: Store, folder: Path) -> float:
+    """Rows/s of raw executemany of the source's ops and posts into an empty whole node, one transaction."""
+    ops = [tuple(r) for r in await source.fetchall("SELECT feed, seq, prev, hlc, body, sig FROM ops")]
+    posts = [tuple(r) for r in await source.fetchall(f"SELECT id, {', '.join(POST_COLUMNS)}, _stamp FROM posts")]
+    path = Path(tempfile.mkdtemp(dir=folder)) / "raw.db"
+    await whole_node_db(path)
+    return len(ops) / raw_bulk(path, ops, posts)
+
+
+async def run(posts: int) -> float:
+    """Prints the figures at `posts`; returns the mesh catch-up rate."""
     rng = random.Random(11)
     with tempfile.TemporaryDirectory(prefix="bench-mesh-") as tmp:
         folder = Path(tmp)
@@ -92,7 +111,9 @@ async def run(posts: int) -> None:
         await write_posts(source, rng, posts)
         n = await held_ops(source)
         print(f"edgenode mesh catch-up benchmark: {n:,} ops ({posts:,} posts, written in "
-              f"{time.perf_counter() - started:.1f} s), python {sys.version.split()[0]}")
+              f"{time.perf_counter() - started:.1f} s), python {sys.version.split()[0]}, "
+              f"load average {os.getloadavg()[0]:.2f}")
+        raw_before = await raw_rate(source, folder)
 
         # a whole node's store (search index and all, kept by triggers), as the mesh target below
         bare = Store(folder / "bare-target.db", SCHEMA, Signer.generate(), migrations=LOCAL_MIGRATIONS)
@@ -112,19 +133,29 @@ async def run(posts: int) -> None:
         assert received >= n, (received, n)
         assert await source.digest() == await target.digest()
         rate = received / seconds
-        line("catch-up over mesh TLS, admission, need-to-know", f"{rate:,.0f} ops/s in {seconds:.2f} s")
+        raw = (raw_before + await raw_rate(source, folder)) / 2
+        line("catch-up over mesh TLS, admission, need-to-know", f"{rate:,.0f} ops/s in {seconds:.2f} s   "
+             f"target >= {TARGET_RATE:,}  {'OK' if rate >= TARGET_RATE else 'BELOW TARGET'}")
         line("  baseline: same stores, plain TCP, no trust", f"{bare_rate:,.0f} ops/s ({rate / bare_rate:.2f}x)")
+        line("  baseline: raw executemany, whole node, 1 txn", f"{raw:,.0f} rows/s (mean of before and after; "
+             f"mesh {rate / raw:.2f}x, plain TCP {bare_rate / raw:.2f}x)")
         line("bytes of frames per op", f"{wire / received:.1f} B")
         await source.close()
         await target.close()
+        return rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--posts", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--quick", action="store_true", help="10,000 posts")
     args = parser.parse_args()
-    asyncio.run(run(10_000 if args.quick else args.posts))
+    sizes = [10_000] if args.quick else args.posts
+    rates = [asyncio.run(run(n)) for n in sizes]
+    if len(rates) > 1:
+        growth = rates[-1] / rates[0]
+        line(f"growth: rate at {sizes[-1]:,} / rate at {sizes[0]:,} posts",
+             f"{growth:.2f}   target >= {TARGET_GROWTH}  {'OK' if growth >= TARGET_GROWTH else 'BELOW TARGET'}")
 
 
 if __name__ == "__main__":

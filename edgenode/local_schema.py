@@ -1,8 +1,9 @@
 """Node-local tables: state that belongs to this node only and is never replicated.
 
 Sessions and access tokens are credentials for *this* node's API (stored as hashes); the audit log records what
-happened *here*; the search index is derived from the posts table by triggers, so it is kept in
-the same transaction as every change to a post, whether written here or received from a peer.
+happened *here*; the search index is derived from the posts table by triggers (batch triggers for
+posts inserted many at a time), so it is kept in the same transaction as every change to a post, whether written here
+or received from a peer.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sqlite3
 
 from edgenode.ids import token_hash
 from edgenode.store import Schema
+from edgenode.store.migrations import BATCH_TRIGGERS_TABLES
 
 __all__ = ["LOCAL_MIGRATIONS"]
 
@@ -170,6 +172,36 @@ def _local_0006_login_security(conn: sqlite3.Connection, schema: Schema) -> None
     conn.execute("PRAGMA secure_delete = OFF")
 
 
+def _local_0007_post_index_batches(conn: sqlite3.Connection, schema: Schema) -> None:
+    # Posts the store inserts many at a time (a segment from a peer, a bundle) enter post_search,
+    # post_hashtags and post_mentions once per batch: the store runs these batch triggers right
+    # after each such insert, in the same transaction (see edgenode/store/migrations.py), and the
+    # per-row insert triggers skip the batch's rows. Each does over the rows with rowid > :after
+    # exactly what its per-row trigger does; filled row by row, the full-text index cost several
+    # times the insert itself. Any other insert (one post, or plain SQL) still fires the triggers.
+    # json_each gets '[]' for invalid JSON: a join may call it before the WHERE filters the row.
+    for statement in BATCH_TRIGGERS_TABLES:
+        conn.execute(statement)
+    not_batch = "NOT EXISTS (SELECT 1 FROM _batch_inserting WHERE tbl = 'posts')"
+    for trigger in ("post_search_insert", "post_mentions_insert", "post_hashtags_insert"):
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)).fetchone()[0]
+        head, when, body = sql.partition(" WHEN ")
+        conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute(f"{head} WHEN {not_batch} AND {body}")
+    conn.executemany("INSERT INTO _batch_triggers (name, tbl, sql) VALUES (?, 'posts', ?)", [
+        ("post_search", "INSERT INTO post_search (rowid, message, hashtags) "
+                        "SELECT rowid, message, hashtags FROM posts WHERE rowid > :after AND _deleted = 0"),
+        ("post_mentions", "INSERT OR IGNORE INTO post_mentions (user_id, channel_id, create_at, post_id, author_id, is_root) "
+                          "SELECT DISTINCT j.value, coalesce(p.channel_id, ''), coalesce(p.create_at, 0), p.id, "
+                          "coalesce(p.user_id, ''), coalesce(p.root_id, '') = '' "
+                          "FROM posts p, json_each(CASE WHEN json_valid(p.mentions) THEN p.mentions ELSE '[]' END) j "
+                          "WHERE p.rowid > :after AND p._deleted = 0 AND p.mentions IS NOT NULL "
+                          "AND j.type = 'text' AND j.value != coalesce(p.user_id, '')"),
+        ("post_hashtags", "INSERT INTO post_hashtags (rowid, hashtags) SELECT rowid, hashtags FROM posts "
+                          "WHERE rowid > :after AND _deleted = 0 AND coalesce(hashtags, '') != ''"),
+    ])
+
+
 LOCAL_MIGRATIONS = [
     ("local_0001_sessions_tokens_audit", _local_0001_sessions_tokens_audit),
     ("local_0002_post_search", _local_0002_post_search),
@@ -177,4 +209,5 @@ LOCAL_MIGRATIONS = [
     ("local_0004_preferences", _local_0004_preferences),
     ("local_0005_post_hashtags", _local_0005_post_hashtags),
     ("local_0006_login_security", _local_0006_login_security),
+    ("local_0007_post_index_batches", _local_0007_post_index_batches),
 ]

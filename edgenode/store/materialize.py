@@ -129,6 +129,12 @@ class Materializer:
             )
             for t in schema.entities.values()
         }
+        # Batch triggers (see migrations.migrate): what per-row AFTER INSERT triggers do, run once
+        # per executemany of rows, which the per-row triggers skip; read once, as only a migration
+        # changes them.
+        self._batch_triggers: dict[str, list[str]] = {}
+        for table_name, sql in conn.execute("SELECT tbl, sql FROM _batch_triggers ORDER BY name"):
+            self._batch_triggers.setdefault(table_name, []).append(sql)
 
     def forget(self) -> None:
         """Drop the caches (after a rollback they may describe rows that are gone)."""
@@ -142,6 +148,12 @@ class Materializer:
         if len(self._known) >= KNOWN_LIMIT:
             self._known.clear()
         self._known.add(ref)
+
+    def _remember_many(self, refs: list[EntityRef]) -> None:
+        # a whole batch of creates at once, under the same bound as _remember
+        if len(self._known) + len(refs) > KNOWN_LIMIT:
+            self._known.clear()
+        self._known.update(refs[-KNOWN_LIMIT:])
 
     @property
     def known(self) -> int:
@@ -207,10 +219,20 @@ class Materializer:
     def _create_many(self, run: Sequence[tuple[int, int, Stamp, Op, Columns]]) -> None:
         table = self._schema.entities[run[0][3].kind]
         names = table.column_names
-        rows = [(op.id, *[columns.get(n) for n in names], stamp.pack()) for _, _, stamp, op, columns in run]
-        before = self._conn.total_changes
-        self._conn.executemany(self._insert_sql[table.kind], rows)
-        everything_new = self._conn.total_changes - before == len(rows)
+        rows = [(op.id, *map(columns.get, names), stamp.pack()) for _, _, stamp, op, columns in run]
+        batched = table.table in self._batch_triggers
+        if batched:
+            after = self._last_rowid(table)
+            self._conn.execute("INSERT INTO _batch_inserting VALUES (?)", (table.table,))
+        # rowcount, not total_changes: the latter also counts rows written by triggers and indexes,
+        # which would hide that every row is new and send each one through the look-up below
+        everything_new = self._conn.executemany(self._insert_sql[table.kind], rows).rowcount == len(rows)
+        if batched:
+            self._conn.execute("DELETE FROM _batch_inserting WHERE tbl = ?", (table.table,))
+            self._after_insert(table, after)
+        if everything_new and not self._waiting():  # the common catch-up: nothing to merge or release
+            self._remember_many([(table.kind, op.id) for _, _, _, op, _ in run])
+            return
         for (_, _, stamp, op, columns), row in zip(run, rows):
             if not everything_new:
                 held = self._conn.execute(f"SELECT _stamp FROM {table.table} WHERE id = ?", (op.id,)).fetchone()
@@ -265,13 +287,22 @@ class Materializer:
         table = self._schema.entities[op.kind]
         values = [columns.get(name) for name in table.column_names]
         cursor = self._conn.execute(self._insert_sql[op.kind], (op.id, *values, stamp.pack()))
-        if cursor.rowcount == 1:
+        if cursor.rowcount == 1:  # a single row: the per-row triggers indexed it
             self._remember((op.kind, op.id))
             return True
         # Another Create of the same id (e.g. two nodes opening the same direct channel offline):
         # it writes every field, and each field keeps the later write.
         self._write_fields(table, op.id, columns, stamp, complete=True)
         return False
+
+    def _last_rowid(self, table: EntityTable) -> int:
+        return int(self._conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table.table}").fetchone()[0])
+
+    def _after_insert(self, table: EntityTable, after: int) -> None:
+        """Run the table's batch triggers over the rows just inserted: a new row gets a rowid above
+        every rowid the table held, so the rows with rowid > `after` (the largest before) are exactly those."""
+        for sql in self._batch_triggers.get(table.table, ()):
+            self._conn.execute(sql, {"after": after})
 
     def _write_fields(self, table: EntityTable, id_: str, columns: Columns, stamp: Stamp, complete: bool) -> None:
         row = self._conn.execute(f"SELECT _stamp, _clk FROM {table.table} WHERE id = ?", (id_,)).fetchone()

@@ -9,9 +9,18 @@ from collections.abc import Callable, Sequence
 from .errors import StoreVersionError
 from .schema import Schema
 
-__all__ = ["MIGRATIONS", "Migration", "migrate"]
+__all__ = ["BATCH_TRIGGERS_TABLES", "MIGRATIONS", "Migration", "migrate"]
 
 Migration = Callable[[sqlite3.Connection, Schema], None]
+
+BATCH_TRIGGERS_TABLES = (
+    "CREATE TABLE IF NOT EXISTS _batch_triggers (name TEXT PRIMARY KEY, tbl TEXT NOT NULL, sql TEXT NOT NULL) "
+    "WITHOUT ROWID",
+    # a row names a table the materializer is inserting a batch into: per-row triggers that a batch
+    # trigger replaces skip the batch's rows with WHEN NOT EXISTS (SELECT 1 FROM _batch_inserting ...)
+    "CREATE TABLE IF NOT EXISTS _batch_inserting (tbl TEXT PRIMARY KEY) WITHOUT ROWID",
+)
+"""Idempotent, so a migration adding batch triggers can run on a connection migrate() did not prepare."""
 
 
 def _execute_all(conn: sqlite3.Connection, script: str) -> None:
@@ -89,6 +98,13 @@ def migrate(conn: sqlite3.Connection, schema: Schema, extra: Sequence[tuple[str,
     """Apply pending migrations (the store's, then `extra` ones for node-local tables); refuse a
     database that has migrations this code does not know."""
     conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    # Batch triggers: statements the materializer runs once after each batch of rows it inserts
+    # into `tbl` with one executemany, with :after the largest rowid the table held before the batch
+    # (so `rowid > :after` selects the batch). They do set-based what a per-row AFTER INSERT trigger
+    # does for every other insert, in the same transaction: a full-text index filled row by row from
+    # a trigger costs several times the insert itself. Kept in the database, like triggers.
+    for statement in BATCH_TRIGGERS_TABLES:
+        conn.execute(statement)
     applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
     everything = [*MIGRATIONS, *extra]
     known = {name for name, _ in everything}

@@ -19,10 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crdt import Op, Stamp
-from sync import GENESIS, FeedHead, FeedId, InvalidOpError, decode_op
+from sync import GENESIS, FeedHead, FeedId, InvalidOpError
 
 from .errors import SchemaViolation
-from .materialize import Columns, Materializer, OpState, validate
+from .decode import BodyDecoder
+from .materialize import Columns, Materializer, OpState
 from .oplog import checkpoint_at_or_before, ops_from_rows
 from .schema import Schema
 
@@ -119,6 +120,7 @@ def _replay(conn: sqlite3.Connection, mat: Materializer, schema: Schema) -> int:
                  (int(OpState.APPLIED),))
     replayed = 0
     last = 0
+    decoder = BodyDecoder(schema)
     while True:
         rows = conn.execute(
             "SELECT r.rowid, r.feed, r.seq, o.hlc, o.body FROM temp.retract_replay r "
@@ -131,8 +133,8 @@ def _replay(conn: sqlite3.Connection, mat: Materializer, schema: Schema) -> int:
         items: list[tuple[int, int, Stamp, Op, Columns]] = []
         for _, rowid, seq, hlc, body in rows:
             try:
-                op = decode_op(body)
-                items.append((rowid, seq, Stamp(hlc >> 16, hlc & 0xFFFF, authors[rowid].node_tag), op, validate(schema, op)))
+                op, columns = decoder.decode(body)
+                items.append((rowid, seq, Stamp(hlc >> 16, hlc & 0xFFFF, authors[rowid].node_tag), op, columns))
             except (InvalidOpError, SchemaViolation) as exc:
                 # applied once, unusable now (the schema lost a kind): recorded as the apply path would
                 conn.execute("UPDATE ops SET state = ? WHERE feed = ? AND seq = ?", (int(OpState.INVALID), rowid, seq))

@@ -19,9 +19,10 @@ from typing import Any
 from crdt import HybridClock, Op, Stamp
 from sync import (
     GENESIS, FeedHead, FeedId, ForkError, InvalidOpError, SignedOp, Signer, VerificationError,
-    check_continues, decode_op, encode_op,
+    check_continues, encode_op,
 )
 
+from .decode import BodyDecoder
 from .errors import MissingDependencyError, SchemaViolation, StoreClosedError
 from .materialize import Columns, Materializer, OpState, validate
 from .migrations import Migration, migrate
@@ -74,6 +75,7 @@ class Writer:
         self._path = path
         self._migrations = migrations
         self._schema = schema
+        self._decoder = BodyDecoder(schema)
         self._signer = signer
         self._now_ms = now_ms
         self._max_drift_ms = max_drift_ms
@@ -308,8 +310,8 @@ class Writer:
         valid: list[tuple[int, int, Stamp, Op, Columns]] = []
         for op in fresh:
             try:
-                decoded = decode_op(op.body)
-                valid.append((rowid, op.seq, op.stamp, decoded, validate(self._schema, decoded)))
+                decoded, columns = self._decoder.decode(op.body)
+                valid.append((rowid, op.seq, op.stamp, decoded, columns))
             except (InvalidOpError, SchemaViolation) as exc:
                 # Authentic but unusable (e.g. written by a newer version): keep it in the log so
                 # the feed stays whole, and record why it was not applied.
