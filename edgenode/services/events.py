@@ -14,22 +14,14 @@ the side effects of a write belong to the node where it was written.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
-    "MEMBERSHIP_EVENTS", "Audience", "Broadcast", "Event", "EventBus", "MembershipLookup", "Subscription",
+    "Audience", "Broadcast", "Event", "EventBus", "MembershipLookup", "Subscription",
 ]
-
-MEMBERSHIP_EVENTS = frozenset({
-    "user_added", "user_removed", "added_to_team", "leave_team", "channel_created", "channel_deleted",
-    "channel_restored", "channel_converted", "delete_team", "restore_team",
-})
-"""Events that say some channel or team membership may have changed: an `Audience` forgets what it knew."""
-
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
@@ -131,42 +123,24 @@ class MembershipLookup(Protocol):
 class Audience:
     """Decides whether one user, behind one connection, receives an event, by Mattermost's broadcast rules.
 
-    Memberships are read from the store when the event is delivered and remembered for `ttl_s`, so a
-    burst of posts in one channel costs one lookup. The memory is cleared by any membership event,
-    which reaches this connection before any later event of the same channel; the time limit bounds
-    how long a change that came without an event (from another node) can go unnoticed.
+    Memberships are asked of `members` for every event it delivers: the node's Memberships answer from
+    read caches that the store's commit stream clears (services/read_cache.py), so a burst of posts in
+    one channel still costs one lookup, and a removal, local or from a peer, holds from the very next
+    event. (A time-limited memory here let a removed member hear up to a second more of a channel.)
     """
 
-    def __init__(self, user_id: str, members: MembershipLookup, *, ttl_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, user_id: str, members: MembershipLookup):
         self.user_id = user_id
         self._members = members
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._known: dict[tuple[str, str], tuple[bool, float]] = {}
 
     async def admits(self, event: Event) -> bool:
-        if event.event in MEMBERSHIP_EVENTS:
-            self._known.clear()
         broadcast = event.broadcast
         if not broadcast.may_reach(self.user_id):
             return False
         if broadcast.user_id:
             return True
         if broadcast.channel_id:
-            return await self._is_member("channel", broadcast.channel_id)
+            return await self._members.is_channel_member(broadcast.channel_id, self.user_id)
         if broadcast.team_id:
-            return await self._is_member("team", broadcast.team_id)
+            return await self._members.is_team_member(broadcast.team_id, self.user_id)
         return True
-
-    async def _is_member(self, kind: str, owner: str) -> bool:
-        now = self._clock()
-        known = self._known.get((kind, owner))
-        if known is not None and known[1] > now:
-            return known[0]
-        if kind == "channel":
-            member = await self._members.is_channel_member(owner, self.user_id)
-        else:
-            member = await self._members.is_team_member(owner, self.user_id)
-        self._known[(kind, owner)] = (member, now + self._ttl_s)
-        return member
