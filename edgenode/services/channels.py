@@ -274,6 +274,11 @@ class ChannelService:
             # Written only when it changes: rewriting it would restamp the claim (see names.py).
             if fields["name"] == await self._names.shown(CHANNEL, channel_id, channel["name"] or ""):
                 del fields["name"]
+            elif channel["name"] == "town-square":
+                # As Mattermost's UpdateChannel: the default channel keeps its name, which team joins
+                # look up and which guards it from being archived.
+                raise BadRequest("Tried to perform an invalid update of the default channel.",
+                                 "api.channel.update_channel.tried.app_error")
             else:
                 if await self._names.resolve(CHANNEL, fields["name"], channel["team_id"] or "") is not None:
                     raise _channel_taken()
