@@ -15,7 +15,7 @@ from typing import Any
 from .channels import ChannelService
 from .context import Context
 from .errors import Forbidden
-from .membership import Memberships
+from .membership import EFFECTIVE_CHANNEL_MEMBERS, Memberships
 from .models import user_json
 from .teams import TeamService
 from .users import Session
@@ -31,7 +31,8 @@ _MATCH = ("(lower(u.username) LIKE ? ESCAPE '\\' OR lower(u.first_name) LIKE ? E
 _ACTIVE = "u._deleted = 0 AND coalesce(u.delete_at, 0) = 0"
 _SHARES_A_TEAM_OR_CHANNEL = (
     "(u.id = ? OR u.id IN (SELECT o.user_id FROM team_members o JOIN team_members m ON m.team_id = o.team_id "
-    "WHERE m.user_id = ?) OR u.id IN (SELECT o.user_id FROM channel_members o JOIN channel_members m "
+    f"WHERE m.user_id = ?) OR u.id IN (SELECT o.user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} o "
+    f"JOIN {EFFECTIVE_CHANNEL_MEMBERS} m "
     "ON m.channel_id = o.channel_id WHERE m.user_id = ?))"
 )
 
@@ -54,13 +55,14 @@ class UserAutocomplete:
         like = _like(name)
         if channel_id:
             channel = await self._channels.readable(channel_id, actor)
-            users = await self._users(like, limit, "u.id IN (SELECT user_id FROM channel_members WHERE channel_id = ?)",
-                                      (channel_id,))
+            users = await self._users(like, limit, f"u.id IN (SELECT m.user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m "
+                                      "WHERE m.channel_id = ?)", (channel_id,))
             out: list[dict[str, Any]] = []
             team = channel["team_id"] or ""
             if team and (not team_id or team_id == team):  # direct and group messages have no team
                 out = await self._users(like, limit, "u.id IN (SELECT user_id FROM team_members WHERE team_id = ?) AND "
-                                        "u.id NOT IN (SELECT user_id FROM channel_members WHERE channel_id = ?)",
+                                        f"u.id NOT IN (SELECT m.user_id FROM {EFFECTIVE_CHANNEL_MEMBERS} m "
+                                        "WHERE m.channel_id = ?)",
                                         (team, channel_id))
             return {"users": users, "out_of_channel": out}
         if team_id:
