@@ -354,6 +354,10 @@ class ChannelService:
             await self._check_manage(channel, actor)
         if channel["name"] == "town-square" and user_id == actor.user_id:
             raise BadRequest("You cannot leave Town Square.", "api.channel.leave.default.app_error")
+        if channel["name"] == "town-square":
+            # As Mattermost's RemoveUserFromChannel: nobody is removed from the default channel; leaving
+            # the team is what takes a user out of it.
+            raise BadRequest("Users cannot be removed from Town Square.", "api.channel.remove.default.app_error")
         remove = await self._members.remove("channel.members", channel_id, user_id)
         if remove is None:
             raise NotFound("The user is not a member of the channel.", "app.channel.get_member.missing.app_error")

@@ -31,3 +31,16 @@ async def test_a_member_cannot_rename_town_square_and_so_cannot_archive_it(world
     patched = await world.ok("PUT", f"/api/v4/channels/{world.town_square}/patch", "alice",
                              json={"display_name": "Lobby", "name": "town-square"})
     assert (patched["name"], patched["display_name"]) == ("town-square", "Lobby")
+
+
+async def test_nobody_is_removed_from_town_square(world: World) -> None:
+    # Mattermost (RemoveUserFromChannel): "api.channel.remove.default.app_error" for the default channel
+    for who in ("alice", "admin"):
+        response = await world.call("DELETE", f"/api/v4/channels/{world.town_square}/members/{world.ids['bob']}", who)
+        assert (response.status_code, response.json()["id"]) == (400, "api.channel.remove.default.app_error"), \
+            response.text
+    assert await world.node.services.members.is_channel_member(world.town_square, world.ids["bob"])
+    # /kick goes the same way
+    await world.ok("POST", "/api/v4/commands/execute", "alice",
+                   json={"channel_id": world.town_square, "command": "/kick @bob"})
+    assert await world.node.services.members.is_channel_member(world.town_square, world.ids["bob"])
