@@ -170,6 +170,10 @@ class Builtins:
 
         async def later() -> None:
             await self._sleep(delay)
+            # it acts for the user when it fires: not for one deactivated meanwhile (here or on a peer)
+            if await self._ctx.store.fetchone("SELECT 1 FROM users WHERE id = ? AND _deleted = 0 "
+                                              "AND coalesce(delete_at, 0) = 0", (call.actor.user_id,)) is None:
+                return
             await self._posts.create(body, call.actor)
 
         self._spawn(later())
