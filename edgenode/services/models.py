@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any, Protocol
 
-__all__ = ["Record", "user_json", "team_json", "channel_json", "team_member_json", "channel_member_json", "loads"]
+__all__ = ["Record", "sanitize_profile", "user_json", "team_json", "channel_json", "team_member_json", "channel_member_json", "loads"]
 
 
 class Record(Protocol):
@@ -21,6 +21,15 @@ def loads(value: str | None, default: Any) -> Any:
 
 def _int(value: Any) -> int:
     return int(value) if value else 0
+
+
+def sanitize_profile(user: dict[str, Any], viewer_id: str, viewer_is_admin: bool) -> dict[str, Any]:
+    """A user as someone else sees them, as Mattermost's SanitizeProfile (ClearNonProfileFields): another
+    user's notification settings (their private mention keys) and last password change are not served;
+    the user themself and system admins see them."""
+    if viewer_is_admin or user.get("id") == viewer_id:
+        return user
+    return {**user, "notify_props": {}, "last_password_update": 0}
 
 
 def user_json(row: sqlite3.Row, *, sanitize_email: bool = False) -> dict[str, Any]:

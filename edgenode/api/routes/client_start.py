@@ -15,6 +15,7 @@ from edgenode.api.json import int_param, json_body, json_list_body, json_respons
 from edgenode.ids import is_valid_id
 from edgenode.services import BadRequest
 from edgenode.services.autocomplete import AUTOCOMPLETE_LIMIT, UserAutocomplete
+from edgenode.services.models import sanitize_profile
 from edgenode.services.session_list import SessionList
 
 from .common import optional_id, paging, services, user_param
@@ -30,9 +31,11 @@ async def autocomplete_users(request: Request) -> Response:
         raise BadRequest("Invalid name parameter.", "api.context.invalid_url_param.app_error")
     limit = int_param(request, "limit", AUTOCOMPLETE_LIMIT, minimum=1, maximum=AUTOCOMPLETE_LIMIT)
     directory = UserAutocomplete(svc.ctx, svc.members, svc.teams, svc.channels)
-    return json_response(await directory.complete(
+    found = await directory.complete(
         name, session, team_id=optional_id(request, "in_team"), channel_id=optional_id(request, "in_channel"),
-        limit=limit))
+        limit=limit)
+    return json_response({key: [sanitize_profile(u, session.user_id, session.is_system_admin) for u in users]
+                          for key, users in found.items()})
 
 
 async def statuses_by_ids(request: Request) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -9,6 +11,7 @@ from starlette.routing import Route
 from edgenode.api.auth import require_session, session_or_none
 from edgenode.api.json import json_body, json_list_body, json_response, ok
 from edgenode.services import BadRequest, Forbidden, NotFound, Session
+from edgenode.services.models import sanitize_profile
 from edgenode.services.users import TOKEN_ROLE
 
 from .common import paging, path_id, services, user_param
@@ -64,14 +67,23 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def _profile(user: dict[str, Any], session: Session) -> dict[str, Any]:
+    return sanitize_profile(user, session.user_id, session.is_system_admin)
+
+
+def _profiles(users: list[dict[str, Any]], session: Session) -> list[dict[str, Any]]:
+    return [_profile(u, session) for u in users]
+
+
 async def get_user(request: Request) -> Response:
     session = await require_session(request)
-    return json_response(await services(request).users.get(user_param(request, session)))
+    return json_response(_profile(await services(request).users.get(user_param(request, session)), session))
 
 
 async def get_by_username(request: Request) -> Response:
-    await require_session(request)
-    return json_response(await services(request).users.get_by_username(request.path_params["username"]))
+    session = await require_session(request)
+    user = await services(request).users.get_by_username(request.path_params["username"])
+    return json_response(_profile(user, session))
 
 
 async def _strings(request: Request, what: str) -> list[str]:
@@ -83,13 +95,14 @@ async def _strings(request: Request, what: str) -> list[str]:
 
 
 async def get_by_ids(request: Request) -> Response:
-    await require_session(request)
-    return json_response(await services(request).users.get_many(await _strings(request, "user ids")))
+    session = await require_session(request)
+    return json_response(_profiles(await services(request).users.get_many(await _strings(request, "user ids")), session))
 
 
 async def get_by_usernames(request: Request) -> Response:
-    await require_session(request)
-    return json_response(await services(request).users.get_many_by_username(await _strings(request, "usernames")))
+    session = await require_session(request)
+    users = await services(request).users.get_many_by_username(await _strings(request, "usernames"))
+    return json_response(_profiles(users, session))
 
 
 async def _check_filters(request: Request, session: Session, team_id: str | None, *channel_ids: str | None) -> None:
@@ -108,7 +121,7 @@ async def list_users(request: Request) -> Response:
     page, per_page = paging(request)
     in_team, in_channel = request.query_params.get("in_team") or None, request.query_params.get("in_channel") or None
     await _check_filters(request, session, in_team, in_channel)
-    return json_response(await services(request).users.list(page, per_page, in_team, in_channel))
+    return json_response(_profiles(await services(request).users.list(page, per_page, in_team, in_channel), session))
 
 
 async def search_users(request: Request) -> Response:
@@ -127,8 +140,8 @@ async def search_users(request: Request) -> Response:
             raise BadRequest(f"Invalid {name}.", "api.context.invalid_body_param.app_error")
         filters[name] = value or None
     await _check_filters(request, session, filters["team_id"], filters["in_channel_id"], filters["not_in_channel_id"])
-    return json_response(await services(request).users.search(
-        term, limit, filters["team_id"], filters["in_channel_id"], filters["not_in_channel_id"]))
+    return json_response(_profiles(await services(request).users.search(
+        term, limit, filters["team_id"], filters["in_channel_id"], filters["not_in_channel_id"]), session))
 
 
 async def patch_user(request: Request) -> Response:
