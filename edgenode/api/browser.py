@@ -22,7 +22,7 @@ from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -81,6 +81,10 @@ def same_origin(origin: str, scheme: str, host_header: str) -> bool:
 
 def _has_session_cookie(headers: Headers) -> bool:
     for value in headers.getlist("cookie"):
+        # Starlette's parser is the one the session lookup reads (Request.cookies): whatever it finds
+        # counts, even where SimpleCookie reads a quoted value spanning the session cookie.
+        if _SESSION_COOKIE in cookie_parser(value):
+            return True
         try:
             cookie = SimpleCookie(value)
         except CookieError:
