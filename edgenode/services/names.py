@@ -37,7 +37,7 @@ from edgenode.store import Store, StoreClosedError
 
 from .context import Context
 from .events import Broadcast, Event
-from .models import channel_json, team_json, user_json
+from .models import channel_json, sanitize_profile, team_json, user_json
 from .name_rules import CHANNEL_NAME_MAX, TEAM_NAME_MAX, USERNAME_MAX
 
 __all__ = ["Claim", "Namespace", "Names", "USERNAME", "EMAIL", "TEAM", "CHANNEL", "demote", "CONFLICT_PROP"]
@@ -296,24 +296,29 @@ class Names:
                     mark = (ns.label, entity_id, shown)
                     if mark in self._announced:
                         continue
-                    event = await self._event(ns, entity_id)
+                    events = await self._events_for(ns, entity_id)
                     self._announced.add(mark)
-                    if event is not None:
+                    for event in events:
                         self._events.publish(event)
-                        published += 1
+                    published += bool(events)
         except Exception:  # a failed notice must not break the write that triggered it
             _log.exception("announcing demoted names failed")
         return published
 
-    async def _event(self, ns: Namespace, entity_id: str) -> Event | None:
+    async def _events_for(self, ns: Namespace, entity_id: str) -> list[Event]:
+        """The notice of a demotion, each recipient seeing what Mattermost would serve them: the user
+        themself gets their whole profile, everyone else a sanitized one (no notify_props, which hold
+        private mention keys); a team's members get it without its invite id and email."""
         row = await self._store.fetchone(f"SELECT * FROM {ns.table} WHERE id = ?", (entity_id,))
         if row is None:
-            return None
+            return []
         if ns.table == "users":
             user = await self.show_user(user_json(row, sanitize_email=True))
-            return Event("user_updated", {"user": user}, Broadcast(), True)
+            return [Event("user_updated", {"user": user}, Broadcast(user_id=entity_id), True),
+                    Event("user_updated", {"user": sanitize_profile(user, "", False)},
+                          Broadcast(omit_users=frozenset({entity_id})), True)]
         if ns.table == "teams":
-            team = await self.show_team(team_json(row))
-            return Event("update_team", {"team": json.dumps(team)}, Broadcast(team_id=entity_id), True)
+            team = {**await self.show_team(team_json(row)), "email": "", "invite_id": ""}
+            return [Event("update_team", {"team": json.dumps(team)}, Broadcast(team_id=entity_id), True)]
         channel = await self.show_channel(channel_json(row))
-        return Event("channel_updated", {"channel": channel}, Broadcast(channel_id=entity_id), True)
+        return [Event("channel_updated", {"channel": channel}, Broadcast(channel_id=entity_id), True)]

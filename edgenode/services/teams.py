@@ -48,7 +48,7 @@ class TeamService:
     async def get(self, team_id: str, actor: Session) -> dict[str, Any]:
         row = await self.row(team_id)
         await self._check_visible(row, actor)
-        return await self._names.show_team(team_json(row))
+        return await self._shown(row, actor)
 
     async def get_by_name(self, name: str, actor: Session) -> dict[str, Any]:
         team_id = await self._names.resolve(TEAM, name)
@@ -57,7 +57,22 @@ class TeamService:
         if row is None:
             raise NotFound("Unable to find the team.", "app.team.get_by_name.missing.app_error")
         await self._check_visible(row, actor)
-        return await self._names.show_team(team_json(row))
+        return await self._shown(row, actor)
+
+    async def _shown(self, row: Any, actor: Session) -> dict[str, Any]:
+        """A team's JSON as `actor` may see it: Mattermost's Team.Sanitize blanks the invite id (which
+        lets anyone holding it join) and the contact email for those who cannot manage the team."""
+        team = await self._names.show_team(team_json(row))
+        if not await self._may_manage(row["id"], actor):
+            team["email"], team["invite_id"] = "", ""
+        return team
+
+    async def _may_manage(self, team_id: str, actor: Session) -> bool:
+        """Mattermost's manage_team: team admins and system admins."""
+        if actor.is_system_admin:
+            return True
+        roles = await self._members.team_roles(team_id, actor.user_id)
+        return bool(roles and "team_admin" in roles.split())
 
     async def _check_visible(self, row: Any, actor: Session) -> None:
         """Mattermost's getTeam: a team open to all (type O, open invite) is visible to everyone, any other
@@ -73,18 +88,18 @@ class TeamService:
         if not actor.is_system_admin and not await self._members.is_team_member(team_id, actor.user_id):
             raise Forbidden("You do not have the appropriate permissions.", "api.context.permissions.app_error")
 
-    async def for_user(self, user_id: str) -> list[dict[str, Any]]:
+    async def for_user(self, user_id: str, actor: Session) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
             "SELECT t.* FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ? AND t._deleted = 0 "
             "ORDER BY t.display_name", (user_id,))
-        return [await self._names.show_team(team_json(r)) for r in rows]
+        return [await self._shown(r, actor) for r in rows]
 
     async def list(self, page: int, per_page: int, actor: Session) -> list[dict[str, Any]]:
         rows = await self._ctx.store.fetchall(
             "SELECT * FROM teams WHERE _deleted = 0 AND ((type = 'O' AND allow_open_invite) OR ?) "
             "ORDER BY display_name LIMIT ? OFFSET ?",
             (int(actor.is_system_admin), per_page, page * per_page))
-        return [await self._names.show_team(team_json(r)) for r in rows]
+        return [await self._shown(r, actor) for r in rows]
 
     async def create(self, body: dict[str, Any], actor: Session) -> dict[str, Any]:
         # Checked in Mattermost's order (Team.IsValid): the display name first, then the name.
@@ -101,14 +116,14 @@ class TeamService:
         fields = {
             "name": name, "display_name": display_name, "type": team_type,
             "description": description,
-            "email": body.get("email", "") if isinstance(body.get("email"), str) else "",
+            "email": check_text(body.get("email", ""), 128, "model.team.is_valid.email.app_error"),
             "invite_id": new_token(), "allow_open_invite": bool(body.get("allow_open_invite", team_type == "O")),
             "creator_id": actor.user_id, "create_at": now, "update_at": now, "delete_at": 0,
         }
         ops: list[Op] = [Create("team", team_id, fields), *self._member_ops(team_id, actor.user_id, "team_user team_admin")]
         await self._ctx.store.write(DIRECTORY_SCOPE, ops, check=lambda conn: _check_team_name_free(conn, name))
         await self._joined(team_id, actor.user_id, actor)
-        return await self._names.show_team(team_json(await self.row(team_id)))
+        return await self._shown(await self.row(team_id), actor)
 
     def _member_ops(self, team_id: str, user_id: str, roles: str) -> builtins.list[Op]:
         return [
@@ -182,8 +197,7 @@ class TeamService:
 
     async def patch(self, team_id: str, body: dict[str, Any], actor: Session) -> dict[str, Any]:
         await self.row(team_id)
-        roles = await self._members.team_roles(team_id, actor.user_id)
-        if not actor.is_system_admin and not (roles and "team_admin" in roles.split()):
+        if not await self._may_manage(team_id, actor):
             raise Forbidden("You do not have the appropriate permissions.")
         fields: dict[str, Any] = {}
         if "display_name" in body:
@@ -195,7 +209,7 @@ class TeamService:
             fields["allow_open_invite"] = bool(body["allow_open_invite"])
         fields["update_at"] = self._ctx.now_ms()
         await self._ctx.store.write(DIRECTORY_SCOPE, [Update("team", team_id, fields)])
-        return await self._names.show_team(team_json(await self.row(team_id)))
+        return await self._shown(await self.row(team_id), actor)
 
 
 def _team_taken() -> Conflict:

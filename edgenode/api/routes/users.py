@@ -201,7 +201,7 @@ async def user_teams(request: Request) -> Response:
     session = await require_session(request)
     user_id = user_param(request, session)
     _check_self_or_admin(user_id, session)
-    return json_response(await services(request).teams.for_user(user_id))
+    return json_response(await services(request).teams.for_user(user_id, session))
 
 
 async def user_team_members(request: Request) -> Response:
