@@ -10,36 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from support.live_server import live_server, websocket_url
-from support.members_world import World, serve, world_at
+from support.members_world import Nodes, World, synced_pair
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from crdt import Update
 from edgenode.api.routes.websocket import CLOSE_SESSION_INVALID
-from edgenode.node import open_node
 from edgenode.services.context import DIRECTORY_SCOPE
 from sync.session import reconcile_pair
 
 
-@dataclass
-class Nodes:
-    a: World
-    b: World
-
-
 @pytest.fixture
 async def nodes(tmp_path: Path) -> AsyncIterator[Nodes]:
-    async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(world_at(tmp_path / "a"))
-        b = await stack.enter_async_context(serve(await stack.enter_async_context(open_node(tmp_path / "b"))))
-        await reconcile_pair(a.node.store, b.node.store)
-        yield Nodes(a, b)
+    async with synced_pair(tmp_path) as pair:
+        yield pair
 
 
 async def _deactivate_on_b_and_sync(nodes: Nodes, user_id: str) -> None:

@@ -4,7 +4,7 @@ over httpx's ASGI transport) with an admin, a team and two members, alice and bo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,3 +93,22 @@ async def serve(node: Node) -> AsyncIterator[World]:
     transport = httpx.ASGITransport(app=build_app(node.services))
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield World(node, client)
+
+
+@dataclass
+class Nodes:
+    """Two nodes: `a`, the world of world_at, and `b`, a fresh node synced with it once."""
+
+    a: World
+    b: World
+
+
+@asynccontextmanager
+async def synced_pair(root: Path) -> AsyncIterator[Nodes]:
+    from sync.session import reconcile_pair
+
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(world_at(root / "a"))
+        b = await stack.enter_async_context(serve(await stack.enter_async_context(open_node(root / "b"))))
+        await reconcile_pair(a.node.store, b.node.store)
+        yield Nodes(a, b)

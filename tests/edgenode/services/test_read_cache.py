@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.members_world import World, serve, world_at
+from support.members_world import Nodes, World, synced_pair
 
 from crdt import Update
-from edgenode.node import open_node
 from edgenode.services.context import DIRECTORY_SCOPE
 from edgenode.services.read_cache import ReadCache
 from edgenode.store import ChangeListener
@@ -81,19 +78,10 @@ async def test_a_fill_that_raced_with_a_commit_is_answered_but_not_kept() -> Non
     assert await cache.get("u1", _Reads()) == 1  # read again, not the stale 0
 
 
-@dataclass
-class Nodes:
-    a: World
-    b: World
-
-
 @pytest.fixture
 async def nodes(tmp_path: Path) -> AsyncIterator[Nodes]:
-    async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(world_at(tmp_path / "a"))
-        b = await stack.enter_async_context(serve(await stack.enter_async_context(open_node(tmp_path / "b"))))
-        await reconcile_pair(a.node.store, b.node.store)
-        yield Nodes(a, b)
+    async with synced_pair(tmp_path) as pair:
+        yield pair
 
 
 async def _post(world: World, who: str, channel_id: str) -> Any:
