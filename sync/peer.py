@@ -425,9 +425,8 @@ class PeerSession:
 
         Consecutive segments of one feed that continue each other are applied as one segment (one
         verification, one transaction, one commit) and each is acknowledged with the head after that
-        commit.
-        The store applies a segment all or nothing, so if the merged one fails for any reason, its
-        segments are applied again one by one, each answered as it would have been alone.
+        commit. The store applies a segment all or nothing, so if the merged one fails for any
+        reason, its segments are applied again one by one, each answered as it would have been alone.
         """
         while True:
             batch = [await self._inbox.get()]
