@@ -152,7 +152,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 posts")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else args.posts
-    rates = [asyncio.run(run(n)) for n in sizes]
+    print_growth(sizes, [asyncio.run(run(n)) for n in sizes])
+
+
+def print_growth(sizes: list[int], rates: list[float]) -> None:
+    """The rate at the largest size over the rate at the smallest, against the growth target."""
     if len(rates) > 1:
         growth = rates[-1] / rates[0]
         line(f"growth: rate at {sizes[-1]:,} / rate at {sizes[0]:,} posts",

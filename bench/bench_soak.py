@@ -14,7 +14,7 @@ of warm-up ("start"), just before the kill ("middle") and when the load stops ("
 growth from start to end. The restarted node's RSS starts again from a fresh process; its
 growth is measured from its own warm-up after the restart.
 
-What RSS holds beyond Python objects: SQLite's page caches, the writer's up to 64 MiB and each
+What RSS holds beyond Python objects: SQLite's page caches, the writer's up to 16 MiB and each
 reader's up to 2 MiB, which fill with the store's pages as it grows; on a fresh store RSS follows
 the store's size (printed at the end) until the store outgrows them. --writer-cache-kib runs the
 writer with a smaller cache (a diagnostic) to show what grows besides.
@@ -80,7 +80,7 @@ if out:
                 f.write(f"{stat}\\n")
     signal.signal(signal.SIGUSR1, dump)
 cache_kib = os.environ.get("EDGENODE_SOAK_WRITER_CACHE_KIB")
-if cache_kib:  # a diagnostic: the writer's page cache at another size than the store's 64 MiB
+if cache_kib:  # a diagnostic: the writer's page cache at another size than the store's 16 MiB
     import edgenode.store.writer as writer
     connect = writer.connect
     def connect_with_cache(*args, **kwargs):

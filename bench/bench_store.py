@@ -156,7 +156,7 @@ def raw_bulk(path: Path, op_rows: Sequence[tuple[Any, ...]], rows: Sequence[tupl
     node's own batch-trigger statements: the fastest way SQLite has to fill them)."""
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA cache_size = -65536")  # as the store's connections
+    conn.execute("PRAGMA cache_size = -16384")  # as the store's connections
     try:
         fill = [sql for (sql,) in conn.execute("SELECT sql FROM _batch_triggers WHERE tbl = 'posts' ORDER BY name")]
         start = time.perf_counter()

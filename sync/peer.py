@@ -164,7 +164,7 @@ class PeerSession:
         self._closing = False
         self._pushing = False  # the pusher holds a feed between taking it and putting its segment in flight
         self._stop_reason: str | None = None
-        self._inbox: asyncio.Queue[Segment] = asyncio.Queue()
+        self._inbox: asyncio.Queue[_Inbound] = asyncio.Queue()
         self._last_send = 0.0
         self._blobs = None if blobs is None else BlobExchange(
             blobs, peer=link.peer, send=self._send, refuse=self._refuse, allows=self._may_receive,
@@ -347,7 +347,9 @@ class PeerSession:
             elif isinstance(message, Segment):
                 if self._inbox.qsize() >= self.config.window:
                     await self._refuse(PeerProtocolError(f"{self.link.peer} sent more segments than our window"))
-                self._inbox.put_nowait(message)
+                # decoded at once, off the loop: while the store applies one batch the next is decoded
+                decoded = asyncio.get_running_loop().run_in_executor(None, _decode, message.data)
+                self._inbox.put_nowait(_Inbound(message, decoded))
             elif isinstance(message, Ack):
                 self._on_ack(message)
             elif isinstance(message, Reject):
@@ -419,16 +421,44 @@ class PeerSession:
         self._wake.set()
 
     async def _apply_loop(self) -> None:
-        while True:
-            segment = await self._inbox.get()
-            await self._apply(segment)
+        """Apply what arrived, in order: the segments queued meanwhile as one batch.
 
-    async def _apply(self, segment: Segment) -> None:
-        peer = self.link.peer
+        Consecutive segments of one feed that continue each other are applied as one segment (one
+        verification, one transaction, one commit) and each is acknowledged with the head after that
+        commit. The store applies a segment all or nothing, so if the merged one fails for any
+        reason, its segments are applied again one by one, each answered as it would have been alone.
+        """
+        while True:
+            batch = [await self._inbox.get()]
+            while not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            decoded = [(item.segment, await item.decoded) for item in batch]
+            for run in _runs(decoded):
+                if len(run) == 1 or not await self._apply_merged(run):  # type: ignore[arg-type]
+                    for segment, ops in run:
+                        await self._apply(segment, ops)
+
+    async def _apply_merged(self, run: list[tuple[Segment, list[SignedOp]]]) -> bool:
+        """Apply consecutive segments of one feed as one; False (nothing applied) if it fails."""
+        ops = [op for _, segment_ops in run for op in segment_ops]
+        feed = ops[0].feed
+        known = self._known.get(feed, 0)
+        self._known[feed] = max(known, ops[-1].seq)  # as in _apply
         try:
-            ops = await asyncio.to_thread(decode_segment, segment.data)
-        except SyncError as exc:
-            await self._reject(segment, None, exc)
+            result = await self.store.apply(ops)
+        except (SyncError, CrdtError):
+            self._known[feed] = known
+            return False
+        self.stats.segments_received += len(run)
+        self._count(feed, result)
+        for segment, _ in run:
+            await self._acknowledge(segment, result.head)
+        return True
+
+    async def _apply(self, segment: Segment, ops: list[SignedOp] | SyncError) -> None:
+        peer = self.link.peer
+        if isinstance(ops, SyncError):
+            await self._reject(segment, None, ops)
             return
         feed = ops[0].feed
         # the peer holds what it sent us: never push it back (set before applying, because the
@@ -446,6 +476,11 @@ class PeerSession:
         except (SyncError, CrdtError) as exc:  # not authentic, a fork, or stamped too far ahead
             await self._reject(segment, feed, exc)
             return
+        self._count(feed, result)
+        await self._acknowledge(segment, result.head)
+
+    def _count(self, feed: FeedId, result: Any) -> None:
+        """Note what an apply of the store did (a RemoteResult)."""
         applied = result.applied + result.waiting + result.invalid
         self.stats.ops_received += applied
         self.stats.duplicates += result.duplicates
@@ -453,8 +488,10 @@ class PeerSession:
             self.stats.feeds_received.add(feed)
             if self._blobs is not None:
                 self._blobs.nudge()  # before the ack: the peer's CaughtUp then finds us already asking
+
+    async def _acknowledge(self, segment: Segment, head: FeedHead | None) -> None:
+        """Ack `segment` with our head of its feed after applying it."""
         self.stats.to_receive = segment.pending
-        head: FeedHead | None = result.head
         await self._send(Ack(segment.n, head.seq if head is not None else 0))
         if segment.pending == 0 and self.caught_up:
             self.stats.last_sync = self._clock()
@@ -581,6 +618,37 @@ def _sending_order(feed: FeedId) -> int:
     """Evidence first: the mesh authority's feed (revocations) and nodes' enrolment certificates
     decide whether the rest is admitted, and the directory (users) is what most ops depend on."""
     return _FIRST_SCOPES.get(feed.scope, len(_FIRST_SCOPES))
+
+
+@dataclass(frozen=True, slots=True)
+class _Inbound:
+    """A segment received and its decoding, under way in a worker thread."""
+
+    segment: Segment
+    decoded: asyncio.Future[list[SignedOp] | SyncError]
+
+
+def _decode(data: bytes) -> list[SignedOp] | SyncError:
+    # returned, not raised: a decoding nobody awaits (the session ended) must not log as unretrieved
+    try:
+        return decode_segment(data)
+    except SyncError as exc:
+        return exc
+
+
+def _runs(decoded: list[tuple[Segment, list[SignedOp] | SyncError]]
+          ) -> list[list[tuple[Segment, list[SignedOp] | SyncError]]]:
+    """The batch in order, cut into runs of segments of one feed that each start where the one
+    before ends; an undecodable segment is a run of its own."""
+    runs: list[list[tuple[Segment, list[SignedOp] | SyncError]]] = []
+    for segment, ops in decoded:
+        last = runs[-1][-1][1] if runs else None
+        if (isinstance(ops, list) and isinstance(last, list) and last[-1].feed == ops[0].feed
+                and last[-1].seq + 1 == ops[0].seq):
+            runs[-1].append((segment, ops))
+        else:
+            runs.append([(segment, ops)])
+    return runs
 
 
 def _within(ops: Sequence[SignedOp], budget: int) -> list[SignedOp]:

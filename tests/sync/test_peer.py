@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 from support.builders import CHANNEL, post, team_and_channel
+from support.scripted_peer import Scripted
 
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
@@ -49,7 +50,6 @@ from sync.peer import (
     mesh_tag,
 )
 from sync.peer_messages import MAX_BLOB_SIZE, MAX_BLOB_WANT
-from sync.reconcile import Reconciler, decode_message, encode_message
 
 MESH = mesh_tag("test-mesh")
 CHANNEL_SCOPE = f"channel:{CHANNEL}"
@@ -307,43 +307,12 @@ async def test_peers_of_different_meshes_refuse_each_other_and_exchange_nothing(
 # -- the receiving side, against a peer played by hand ---------------------------------------------
 
 
-class Scripted:
-    """The far end of a link, speaking the peer protocol one message at a time."""
-
-    def __init__(self, link: MemoryLink):
-        self.link = link
-
-    async def send(self, message: PeerMessage) -> None:
-        await self.link.send(encode_peer_message(message))
-
-    async def recv(self) -> PeerMessage:
-        while True:
-            message = decode_peer_message(await asyncio.wait_for(self.link.recv(), 5))
-            if not isinstance(message, (Ping, CaughtUp)):  # the responder has nothing to send: it is caught up
-                return message
-
-    async def start(self, node: bytes) -> None:
-        """Handshake, then reconcile as the initiator holding nothing."""
-        await self.send(Handshake(node, MESH, True, 4))
-        assert isinstance(await self.recv(), Handshake)
-        reconciler = Reconciler({}, initiator=True)
-        turn = reconciler.start()
-        while turn:
-            await self.send(Reconcile(encode_message(turn)))
-            reply = await self.recv()
-            assert isinstance(reply, Reconcile)
-            turn = reconciler.receive(decode_message(reply.payload))
-            if not decode_message(reply.payload):
-                return
-        await self.send(Reconcile(encode_message([])))
-
-
 @pytest.fixture
 async def responder(stores: Any) -> AsyncIterator[tuple[Store, Scripted, asyncio.Task[SessionStats]]]:
     await stores.open("b")
     la, lb = memory_link_pair()
     task = asyncio.create_task(session(stores("b"), lb, False, SessionConfig()).run())
-    peer = Scripted(la)
+    peer = Scripted(la, MESH)
     await peer.start(Signer.generate().public_key)
     yield stores("b"), peer, task
     task.cancel()
