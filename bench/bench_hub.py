@@ -80,6 +80,8 @@ class Edge:
     ssl_context: object
     feeds: MemoryFeeds = field(default_factory=MemoryFeeds)
     written: int = 0
+    sent: int = 0
+    received: int = 0
 
     def write(self, n: int) -> None:
         feed = FeedId(self.signer.public_key, SCOPE)
@@ -131,7 +133,9 @@ async def _sync(edge: Edge, hub: PeerAddress, mesh: bytes) -> float:
     link, verified = await dial(hub)
     session = PeerSession(edge.feeds, link, node=edge.signer.public_key, mesh=mesh, initiator=True,  # type: ignore[arg-type]
                           config=SessionConfig(live=False), verified_node=verified)
-    await session.run()
+    stats = await session.run()
+    edge.sent += stats.ops_sent
+    edge.received += stats.ops_received
     return time.perf_counter() - started
 
 
@@ -224,8 +228,9 @@ def main() -> None:
           f"({subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()})")
     print(f"hub with {args.edges} edges, each syncing every {args.interval:g} s for {elapsed:.0f} s, "
           f"{args.posts} post(s) per sync; {os.cpu_count()} cores")
-    print(f"  sessions: {len(times)} ok, {failures} failed: {len(times) / elapsed:.1f} sessions/s "
-          f"(offered {args.edges / args.interval:.1f}/s)")
+    print(f"  sessions: {len(times)} ok, {failures} failed: {len(times) / args.duration:.1f} sessions/s "
+          f"(offered {args.edges / args.interval:.1f}/s); ops: {sum(e.sent for e in edges):,} sent to the hub, "
+          f"{sum(e.received for e in edges):,} received from it (every edge gets every other edge's posts)")
     print(f"  baseline: one edge alone with the idle hub, median session {base * 1000:.1f} ms")
     print(f"  session time: p50 {p50 * 1000:.1f} ms ({p50 / base:.1f}x baseline), p99 {p99 * 1000:.1f} ms "
           f"({p99 / base:.1f}x baseline), max {times[-1] * 1000 if times else float('nan'):.1f} ms   "
