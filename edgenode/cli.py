@@ -25,6 +25,7 @@ from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, requ
 from edgenode.identity import IdentityError, node_display_id
 from edgenode.node import Node, open_node, serve_node
 from edgenode.peering import NotEnrolledError, PeeringSettings, SyncSettings, folder_status, sync_now
+from edgenode.peering.settings import DEFAULT_HUB_INTERVAL, ROLE_HUB, ROLE_NODE
 from edgenode.settings import NodeSettings, SettingsError, load_settings
 from edgenode.store import StoreError, wall_clock_ms
 from sync import SyncError
@@ -114,6 +115,13 @@ def cli() -> None:
               help="Advertise this node and discover peers of its mesh on the LAN (mDNS).")
 @click.option("--unenrolled-sync", is_flag=True, envvar="EDGENODE_UNENROLLED_SYNC",
               help="Sync over plain TCP although this node is in no mesh (tests, trusted networks only).")
+@click.option("--role", type=click.Choice([ROLE_NODE, ROLE_HUB]), default=ROLE_NODE, show_default=True,
+              envvar="EDGENODE_ROLE", help="hub: a datacenter node that edges dial with --hub (no mDNS); it stores and "
+                                           "forwards every feed its certificate entitles it to.")
+@click.option("--hub", "hubs", multiple=True, metavar="HOST:PORT",
+              help="A hub to dial and keep a live session with (repeatable); works behind NAT and firewalls.")
+@click.option("--hub-interval", default=DEFAULT_HUB_INTERVAL, show_default=True, type=click.FloatRange(min=1.0),
+              metavar="SECONDS", help="The longest wait between attempts to reach a hub out of reach (backoff with jitter).")
 @click.option("--allow-internal-host", "allow_internal", multiple=True, metavar="HOST|IP|CIDR",
               help="An internal destination slash commands and outgoing webhooks may reach (repeatable; "
                    "adds to allowed_untrusted_internal_connections in settings.toml).")
@@ -121,14 +129,19 @@ def cli() -> None:
               help="A host name browsers may reach the API under, besides loopback ones (repeatable; "
                    "adds to allowed_hosts in settings.toml).")
 def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int, peers: tuple[str, ...],
-          mdns: bool, unenrolled_sync: bool, allow_internal: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> None:
+          mdns: bool, unenrolled_sync: bool, role: str, hubs: tuple[str, ...], hub_interval: float,
+          allow_internal: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> None:
     """Start the node: its store, the Mattermost-compatible API and peer sync, until interrupted.
 
     One process at a time serves a data folder: a second `serve` (or `sync`, `mesh join`) on it exits
     with an error. A node in no mesh starts syncing as soon as `edgenode mesh init` enrols it."""
     requested: SyncSettings | None = None
-    if sync_port or peers or mdns:
-        requested = SyncSettings(host=sync_host, port=sync_port, peers=tuple(_peer_address(p) for p in peers), mdns=mdns)
+    mdns = mdns and role != ROLE_HUB  # a hub is on no edge's LAN
+    if role == ROLE_HUB and not sync_port:
+        raise click.ClickException("a hub must listen for edges: give it a --sync-port (8066 by default)")
+    if sync_port or peers or mdns or hubs:
+        requested = SyncSettings(host=sync_host, port=sync_port, peers=tuple(_peer_address(p) for p in peers), mdns=mdns,
+                                 role=role, hubs=tuple(_peer_address(h) for h in hubs), hub_interval=hub_interval)
     data_dir = resolve_data_dir(data)
     _show_sync_log()
 
@@ -387,6 +400,7 @@ def _status_lines(document: dict[str, Any], now: float) -> list[str]:
     else:
         since = f" (peers as of {_ago(document['updated_at'], now)})" if document.get("updated_at") else ""
         lines.append(f"sync: not running: the node is not being served{since}")
+    lines.extend(_hub_lines(document.get("hub") or {}, now))
     peers = document.get("peers") or []
     lines.append(f"peers: {len(peers) or 'none known'}")
     for peer in peers:
@@ -412,6 +426,20 @@ def _status_lines(document: dict[str, Any], now: float) -> list[str]:
     for fork in document.get("forks") or []:  # equivocation: worth an admin's attention (revoke the node?)
         lines.append(f"fork: node {fork.get('author')} signed two different ops at {fork.get('scope')!r} #{fork.get('seq')} "
                      f"(seen {_ago(fork.get('seen_at'), now)}); the second was quarantined")
+    return lines
+
+
+def _hub_lines(hub: dict[str, Any], now: float) -> list[str]:
+    lines = []
+    if hub.get("role") == ROLE_HUB:
+        lines.append(f"hub: serving edges; relays {hub.get('relays') or 'nothing yet'}")
+    for link in hub.get("links") or []:
+        state = "connected" if link.get("connected") else "out of reach"
+        if not link.get("connected") and link.get("failures"):
+            state += f" ({link['failures']} failed attempts; next {_ago(link.get('next_attempt_at'), now).replace(' ago', '')})"
+        lines.append(f"hub link: {link.get('address')}: {state}; last sync: {_ago(link.get('last_sync_at'), now)}")
+        if not link.get("connected") and link.get("last_error"):
+            lines.append(f"  last error: {link['last_error']}")
     return lines
 
 

@@ -156,6 +156,8 @@ class _Target:
     last_error: str | None = None
     poke: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    backoff: Backoff | None = None
+    """Its own delays between attempts (e.g. a hub link's, capped at the hub interval); None: the manager's."""
 
 
 def tcp_dialer(client_ssl: ssl.SSLContext | None = None, verify_peer: PeerVerifier | None = None,
@@ -272,9 +274,10 @@ class PeerManager:
 
     # -- who to dial -----------------------------------------------------------------------
 
-    def add_peer(self, address: PeerAddress, found: str = STATIC) -> None:
-        """Dial `address` now and keep it in sync (redialing with backoff) until the manager stops."""
-        self._want(f"{found}:{address}", found, [address], None)
+    def add_peer(self, address: PeerAddress, found: str = STATIC, *, backoff: Backoff | None = None) -> None:
+        """Dial `address` now and keep it in sync (redialing with backoff) until the manager stops;
+        called again for a target that is failing, dial it again at once."""
+        self._want(f"{found}:{address}", found, [address], None, backoff)
 
     def discovered(self, node: bytes, addresses: Sequence[PeerAddress], found: str = MDNS) -> None:
         """A peer of our mesh announced itself: sync with it at once, and while it stays reachable."""
@@ -289,12 +292,13 @@ class PeerManager:
             target.wanted = False
             target.poke.set()
 
-    def _want(self, key: str, found: str, addresses: list[PeerAddress], node: bytes | None) -> None:
+    def _want(self, key: str, found: str, addresses: list[PeerAddress], node: bytes | None,
+              backoff: Backoff | None = None) -> None:
         if self._stopping:
             return
         target = self._targets.get(key)
         if target is None:
-            target = self._targets[key] = _Target(key, found, addresses, node)
+            target = self._targets[key] = _Target(key, found, addresses, node, backoff=backoff)
         else:
             was_wanted = target.wanted
             target.addresses, target.wanted = addresses, True
@@ -319,7 +323,7 @@ class PeerManager:
                 target.last_error = error
             if not target.wanted or self._stopping:
                 break
-            delay = self._backoff.delay(target.failures, self._random)
+            delay = (target.backoff or self._backoff).delay(target.failures, self._random)
             target.next_attempt = self._clock() + delay
             await self._nap(target, delay)
             target.next_attempt = None
@@ -472,6 +476,16 @@ class PeerManager:
                           error or "the session ended")
 
     # -- status ------------------------------------------------------------------------------
+
+    def known_frontier(self, node: bytes) -> dict[FeedId, int] | None:
+        """How far the peer held each of our feeds it may receive, as of the end of its last session
+        (None: never reconciled with it since start). In memory only."""
+        peer = self._peers.get(node)
+        if peer is None:
+            return None
+        if peer.session is not None and peer.session.reconciled:
+            return peer.session.peer_frontier()
+        return dict(peer.frontier) if peer.frontier is not None else None
 
     async def status(self) -> list[PeerStatus]:
         """Every peer we know of, connected or not; unidentified targets (never reached) by address."""

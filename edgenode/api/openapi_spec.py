@@ -80,7 +80,7 @@ _SYSTEM = [
     _op("GET", "/edgenode/status", "This node's peer sync: its id, mesh, and each peer (system admins)", "system",
         {"type": "object", "required": ["node", "node_key", "mesh", "sync", "peers"],
          "properties": {"node": STRING, "node_key": STRING, "mesh": {"type": "object"}, "sync": {"type": "object"},
-                        "peers": array_of({"type": "object"})}}),
+                        "peers": array_of({"type": "object"}), "hub": {"type": "object"}}}),
 ]
 
 _USERS = [

@@ -5,8 +5,8 @@ Depends on sync/ (the protocol, transports, discovery) and on the node's store a
 here imports edgenode/node.py, which opens it.
 """
 
-from .admission import AdmittingStore, NotEnrolledError, secure_settings
-from .need_to_know import NeedToKnow, PeerNeedToKnow
+from .admission import AdmittingStore, NotEnrolledError, open_admission, secure_settings
+from .need_to_know import NeedToKnow, PeerNeedToKnow, entitlement_of
 from .ports import LiveFeedStore, StatusSource, StoreReads
 from .runtime import Peering, PeeringSettings, open_peering, sync_now
 from .service import SyncService, status_document, sync_once
@@ -14,7 +14,8 @@ from .settings import DEFAULT_SYNC_PORT, UNENROLLED_MESH, SyncSettings
 from .status import complete_status, folder_status
 
 __all__ = [
-    "AdmittingStore", "NotEnrolledError", "secure_settings", "NeedToKnow", "PeerNeedToKnow", "LiveFeedStore",
+    "AdmittingStore", "NotEnrolledError", "open_admission", "secure_settings", "NeedToKnow", "PeerNeedToKnow",
+    "entitlement_of", "LiveFeedStore",
     "StatusSource", "StoreReads", "Peering", "PeeringSettings", "open_peering", "sync_now", "SyncService",
     "sync_once", "DEFAULT_SYNC_PORT", "UNENROLLED_MESH", "SyncSettings", "complete_status", "folder_status",
     "status_document",

@@ -21,7 +21,7 @@ from .revocations import RevocationEnforcer
 from .settings import SyncSettings
 from .trust import MeshTrust, publish_enrolment, revoked_error
 
-__all__ = ["AdmittingStore", "secure_settings", "NotEnrolledError"]
+__all__ = ["AdmittingStore", "open_admission", "secure_settings", "NotEnrolledError"]
 
 
 class NotEnrolledError(Exception):
@@ -41,6 +41,10 @@ class AdmittingStore:
     def store(self) -> Store:
         """The store admitted ops go into (need-to-know and the status read it directly)."""
         return self._store
+
+    @property
+    def trust(self) -> MeshTrust:
+        return self._trust
 
     async def heads(self) -> dict[FeedId, FeedHead]:
         return await self._store.heads()
@@ -64,24 +68,38 @@ class AdmittingStore:
         return self._store.subscribe(listener)
 
 
+async def open_admission(store: Store, data_dir: Path) -> tuple[AdmittingStore, RevocationEnforcer] | None:
+    """The apply path of every foreign segment, whatever carried it (a live session, a bundle): the
+    store behind the mesh's admission, with revocations enforced from now on; None on a node in no mesh.
 
-async def secure_settings(store: Store, data_dir: Path, settings: SyncSettings, *,
-                          allow_unenrolled: bool) -> tuple[SyncSettings, LiveFeedStore]:
-    """The settings and the feeds to sync with: mesh TLS and admission on an enrolled node, which first
-    states its enrolment in its "node" feed if it has not yet; plain TCP (and the store itself) only
-    when explicitly allowed on an unenrolled one."""
+    States this node's enrolment in its "node" feed first if it has not yet, so what it sends next
+    carries it. Call it once per open store: it subscribes the trust and the enforcer to the store."""
     mesh = load_mesh(data_dir)
     if mesh is None:
-        if not allow_unenrolled:
-            raise NotEnrolledError("this node is in no mesh: run `edgenode mesh init` or `edgenode mesh join TOKEN` "
-                                   "first (or pass --unenrolled-sync to sync over plain TCP on a trusted network)")
-        return settings, store
+        return None
     await publish_enrolment(store, mesh, now_ms=wall_clock_ms())
     trust = await MeshTrust.load(mesh, store)
     store.subscribe(trust.on_heads)
     enforcer = RevocationEnforcer(store, trust)
     store.subscribe(enforcer.on_heads)
     enforcer.start()  # ops applied before a revocation arrived, in an earlier run
+    return AdmittingStore(store, trust, enforcer), enforcer
+
+
+async def secure_settings(store: Store, data_dir: Path, settings: SyncSettings, *,
+                          allow_unenrolled: bool) -> tuple[SyncSettings, LiveFeedStore]:
+    """The settings and the feeds to sync with: mesh TLS and admission on an enrolled node, which first
+    states its enrolment in its "node" feed if it has not yet; plain TCP (and the store itself) only
+    when explicitly allowed on an unenrolled one."""
+    opened = await open_admission(store, data_dir)
+    if opened is None:
+        if not allow_unenrolled:
+            raise NotEnrolledError("this node is in no mesh: run `edgenode mesh init` or `edgenode mesh join TOKEN` "
+                                   "first (or pass --unenrolled-sync to sync over plain TCP on a trusted network)")
+        return settings, store
+    feeds, enforcer = opened
+    mesh = feeds.trust.mesh
     secured = replace(settings, server_ssl=mesh.server_context(), client_ssl=mesh.client_context(),
-                      verify_peer=trust.verify_peer, mesh_id=mesh.ca.id, watch_revocations=enforcer.on_revoked)
-    return secured, AdmittingStore(store, trust, enforcer)
+                      verify_peer=feeds.trust.verify_peer, mesh_id=mesh.ca.id, watch_revocations=enforcer.on_revoked,
+                      roles=mesh.roles)
+    return secured, feeds

@@ -41,7 +41,7 @@ from edgenode.services.membership import EFFECTIVE_CHANNEL_MEMBERS
 from .ports import StoreReads
 from .trust import node_roles
 
-__all__ = ["NeedToKnow", "PeerNeedToKnow", "HostingClaimError", "check_hosting_claims"]
+__all__ = ["NeedToKnow", "PeerNeedToKnow", "HostingClaimError", "check_hosting_claims", "entitlement_of"]
 
 _CHANNEL = "channel"
 _USER = "user"
@@ -80,6 +80,14 @@ class NeedToKnow:
 
     async def for_peer(self, peer: bytes) -> PeerNeedToKnow:
         return PeerNeedToKnow(self._store, peer.hex())
+
+
+async def entitlement_of(store: StoreReads, peer: bytes) -> PeerNeedToKnow:
+    """What `peer` may receive as of now, loaded: for a transport outside a live session (a bundle
+    made for that node asks `allows(scope)` of each feed)."""
+    entitlement = PeerNeedToKnow(store, peer.hex())
+    await entitlement.load()
+    return entitlement
 
 
 class PeerNeedToKnow:

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from edgenode.store import Store
+from sync import FeedId
 from sync.manager import PeerAddress
 from sync.peer import SessionStats
 
 from .admission import NotEnrolledError, secure_settings
+from .hub import hub_announcement, relays_every_feed
 from .mesh_folder import wait_for_mesh
+from .ports import LiveFeedStore
 from .service import SyncService, status_document, sync_once
 from .settings import SyncSettings
 
@@ -47,6 +50,16 @@ class Peering:
         self.settings = settings
         self.service: SyncService | None = None
         """None while sync is off: not requested, or waiting for an enrolment."""
+
+    @property
+    def feeds(self) -> LiveFeedStore | None:
+        """The apply path of foreign segments while sync runs (the store behind admission): what
+        another transport (a bundle imported into the running node) applies through."""
+        return self.service.feeds if self.service is not None else None
+
+    def known_frontier(self, node: bytes) -> dict[FeedId, int] | None:
+        """How far `node` held each feed at the end of its last session since start (None: unknown)."""
+        return self.service.manager.known_frontier(node) if self.service is not None else None
 
     async def status(self) -> dict[str, Any]:
         if self.service is not None:
@@ -98,8 +111,13 @@ async def open_peering(store: Store, data_dir: Path, settings: PeeringSettings,
 def _announce(settings: SyncSettings) -> None:
     listening = f"on {settings.host}:{settings.port}" if settings.port else "not listening"
     peers = ", ".join(str(p) for p in settings.peers)
-    _log.info("peer sync %s over %s%s%s", listening, settings.transport, ", mDNS on" if settings.mdns else "",
-                 f", peers {peers}" if peers else "")
+    hubs = ", ".join(str(h) for h in settings.hubs)
+    _log.info("peer sync %s over %s%s%s%s", listening, settings.transport, ", mDNS on" if settings.mdns else "",
+              f", peers {peers}" if peers else "", f", hubs {hubs} (every {settings.hub_interval:g} s at most)"
+              if hubs else "")
+    said = hub_announcement(settings)
+    if said is not None:
+        (_log.info if relays_every_feed(settings) else _log.warning)("%s", said)
 
 
 async def sync_now(store: Store, data_dir: Path, address: PeerAddress, *, timeout: float,

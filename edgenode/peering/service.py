@@ -27,9 +27,11 @@ from edgenode.services.blobs import BlobStore
 from edgenode.store import Store
 from sync.discovery import Discovery, FoundCallback, LostCallback, ZeroconfDiscovery
 from sync.manager import PeerAddress, PeerManager, PeerStatus, tcp_dialer
+from sync.netwatch import AddressSource, usable_ipv4_addresses
 from sync.peer import PeerSession, SessionStats, mesh_tag
 
 from .blobs import NodeBlobs
+from .hub import HubLinks, hub_section
 from .need_to_know import NeedToKnow
 from .ports import LiveFeedStore, StoreReads
 from .settings import UNENROLLED_MESH, SyncSettings
@@ -64,15 +66,18 @@ class SyncService:
 
     def __init__(self, store: Store, data_dir: Path, settings: SyncSettings, *, feeds: LiveFeedStore | None = None,
                  discovery: DiscoveryFactory | None = zeroconf_discovery, clock: Callable[[], float] = time.time,
-                 status_interval: float = 1.0, **manager_options: Any):
+                 status_interval: float = 1.0, network: AddressSource | None = usable_ipv4_addresses,
+                 **manager_options: Any):
         self.store = store
         self.data_dir = data_dir
         self.settings = settings
         self._clock = clock
         self._discovery_factory = discovery if settings.mdns else None
         self._status_interval = status_interval
+        self.feeds: LiveFeedStore = feeds if feeds is not None else store
+        """The store as peers read and write it (behind admission on an enrolled node)."""
         self.manager = PeerManager(
-            feeds if feeds is not None else store, node=store.node_id, mesh=mesh_tag(settings.mesh_id),
+            self.feeds, node=store.node_id, mesh=mesh_tag(settings.mesh_id),
             listen=PeerAddress(settings.host, settings.port) if settings.port else None,
             server_ssl=settings.server_ssl, client_ssl=settings.client_ssl, verify_peer=settings.verify_peer,
             static_peers=settings.peers, config=settings.session, clock=clock,
@@ -83,6 +88,8 @@ class SyncService:
                 lambda revoked: self.manager.disconnect(revoked, "this node was revoked by the mesh authority"))
         self._discovery: Discovery | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._hubs = HubLinks(self.manager, settings, addresses=network)
+        self._network: asyncio.Task[None] | None = None
         self._running = False
 
     async def __aenter__(self) -> Self:
@@ -102,6 +109,9 @@ class SyncService:
                     self._discovery = await discovery.__aenter__()
                 except OSError as exc:  # offline-first: no usable interface must not stop the node
                     _log.warning("mDNS is unavailable (%s): peers are not discovered; --peer still works", exc)
+            self._hubs.start()
+            if self.settings.hubs:
+                self._network = asyncio.create_task(self._hubs.follow_network(), name="sync-hubs-follow-network")
             self._writer = asyncio.create_task(self._write_status_loop(), name="sync-status-file")
         except BaseException:
             await self.manager.stop()
@@ -110,9 +120,10 @@ class SyncService:
 
     async def __aexit__(self, *exc: object) -> None:
         self._running = False
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        for task in (self._writer, self._network):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         try:
             if self._discovery is not None:
                 await self._discovery.__aexit__(None, None, None)
@@ -212,6 +223,7 @@ def status_document(*, node: bytes, settings: SyncSettings | None, running: bool
             for p in sorted(peers, key=lambda p: (p.node is None, p.node or b"", p.addresses))
         ],
         "forks": forks or [],
+        "hub": hub_section(settings, peers),
     }
 
 

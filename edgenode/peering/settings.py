@@ -9,10 +9,15 @@ from dataclasses import dataclass, field
 from sync.manager import DEFAULT_SYNC_PORT, PeerAddress
 from sync.peer import SessionConfig
 
-__all__ = ["SyncSettings", "UNENROLLED_MESH", "DEFAULT_SYNC_PORT"]
+__all__ = ["SyncSettings", "UNENROLLED_MESH", "DEFAULT_SYNC_PORT", "ROLE_NODE", "ROLE_HUB", "DEFAULT_HUB_INTERVAL"]
 
 UNENROLLED_MESH = "unenrolled"
 """The mesh id of nodes that have joined no mesh: they sync (over plain TCP) only with each other."""
+ROLE_NODE = "node"
+"""A node on a LAN (a laptop): mDNS, peers, and hubs if it has some."""
+ROLE_HUB = "hub"
+"""A datacenter node that many edges dial (`edgenode serve --role hub`): see edgenode/peering/hub.py."""
+DEFAULT_HUB_INTERVAL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,14 @@ class SyncSettings:
     sessions are ended (a revoked node is refused at the next handshake anyway)."""
     need_to_know: bool = True
     """Send private channels and personal feeds only to nodes entitled to them (edgenode/peering/need_to_know.py)."""
+    role: str = ROLE_NODE
+    """ROLE_NODE or ROLE_HUB: how this node serves (a hub announces no mDNS)."""
+    hubs: tuple[PeerAddress, ...] = ()
+    """Hubs to dial and keep a live session with (edgenode/peering/hub.py)."""
+    hub_interval: float = DEFAULT_HUB_INTERVAL
+    """The longest wait, in seconds, between two attempts to reach a hub that is out of reach."""
+    roles: frozenset[str] = frozenset()
+    """The roles this node's mesh certificate grants (e.g. "hub"), filled in by secure_settings."""
 
     @property
     def transport(self) -> str:

@@ -204,6 +204,23 @@ async def test_a_disconnected_peer_reports_what_it_lacks_since_the_last_session(
     assert (status.connected, status.to_send, status.to_receive) == (False, 7, None)
 
 
+
+async def test_the_frontier_a_peer_held_is_known_after_its_session_ended_and_unknown_for_a_stranger(
+        cluster: Cluster) -> None:
+    await cluster.node("b")
+    a = await cluster.node("a", static=("b",))
+    kb = cluster.signers["b"].public_key
+    assert a.known_frontier(kb) is None
+    await write_posts(cluster.stores["a"], 3)
+    await until(lambda: cluster.converged("a", "b"))
+    cluster.network.down.add(cluster.address("b"))
+    a._peers[kb].session.link.sever()  # type: ignore[union-attr]
+    await until(lambda: _true(a._peers[kb].session is None))
+    await write_posts(cluster.stores["a"], 2, start=100)  # written after: not in what b held
+    held = {feed: head.seq for feed, head in (await cluster.stores["b"].heads()).items()}
+    assert a.known_frontier(kb) == held
+    assert a.known_frontier(bytes(32)) is None
+
 # -- mutual TLS over loopback TCP ------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from support.served_nodes import PASSWORD, Served, memory_discovery, served, set
 
 from crdt import Add, Create
 from edgenode.mesh import create_invite, init_mesh, join_mesh
-from edgenode.peering.need_to_know import HostingClaimError, NeedToKnow, check_hosting_claims
+from edgenode.peering.need_to_know import HostingClaimError, NeedToKnow, check_hosting_claims, entitlement_of
 from edgenode.peering.trust import node_roles
 from edgenode.node import Node
 from edgenode.schema import SCHEMA
@@ -163,6 +163,9 @@ async def test_the_policy_grants_public_scopes_and_private_ones_by_hosted_member
     assert for_b.allows(f"user:{mesh.ids['bob']}") and not for_b.allows(f"user:{mesh.ids['carol']}")
     assert not for_b.allows("channel:" + "z" * 26)  # a channel nobody told us about is private
     assert for_d.hub and for_d.allows(f"user:{mesh.ids['carol']}") and not for_d.may_change("directory")
+    outside_a_session = await entitlement_of(mesh.a.node.store, mesh.b.node.store.node_id)  # e.g. a bundle for B
+    assert (outside_a_session.hosted, outside_a_session.entitled, outside_a_session.hub) == (
+        for_b.hosted, for_b.entitled, False)
 
 
 async def test_a_hub_enrolled_by_the_mesh_receives_private_channels_that_a_plain_member_node_does_not(
