@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from edgenode import mesh as mesh_shell
+from edgenode.bundle_cli import bundle
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, require_node
 from edgenode.identity import IdentityError, node_display_id
@@ -437,6 +438,9 @@ def _status_lines(document: dict[str, Any], now: float) -> list[str]:
         lines.append(f"fork: node {fork.get('author')} signed two different ops at {fork.get('scope')!r} #{fork.get('seq')} "
                      f"(seen {_ago(fork.get('seen_at'), now)}); the second was quarantined")
     return lines
+
+
+cli.add_command(bundle)
 
 
 def main(argv: list[str] | None = None) -> None:

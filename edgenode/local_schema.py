@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from edgenode.ids import token_hash
+from edgenode.known_frontiers import migrate_known_frontiers
 from edgenode.store import Schema
 from edgenode.store.migrations import BATCH_TRIGGERS_TABLES
 
@@ -210,4 +211,5 @@ LOCAL_MIGRATIONS = [
     ("local_0005_post_hashtags", _local_0005_post_hashtags),
     ("local_0006_login_security", _local_0006_login_security),
     ("local_0007_post_index_batches", _local_0007_post_index_batches),
+    ("local_0011_known_frontiers", migrate_known_frontiers),
 ]

@@ -270,6 +270,8 @@ class BundleReader:
     limits: BundleLimits = field(default_factory=BundleLimits)
     header: BundleHeader = field(init=False)
     bytes_read: int = field(init=False, default=0)
+    signed_digest: bytes = field(init=False, default=b"")
+    """The hash the exporter signed, once `records` ended: two reads of one file give the same."""
     _prefix: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -349,6 +351,7 @@ class BundleReader:
             VerifyKey(self.header.exporter).verify(_DOMAIN + digest, signature)
         except (_NaclBadSignature, ValueError):
             raise BadSignatureError("the bundle does not match its exporter's signature: it was altered") from None
+        self.signed_digest = digest
 
 
 def _inflate(decompressor: zstandard.ZstdDecompressor, data: bytes, budget: int) -> bytes:

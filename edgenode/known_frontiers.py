@@ -1,0 +1,47 @@
+"""What this node last knew each peer to hold: per peer node, per feed, a sequence number.
+
+Learned from a completed sync session with the peer, or from a bundle the peer exported (every
+bundle carries its exporter's frontier), and only ever raised: knowing less than the truth costs
+a larger bundle, knowing more would leave ops out of one. `edgenode bundle export --for NODE`
+sends what lies beyond it. Node-local, never replicated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from edgenode.store import Schema
+from sync import FeedId
+
+__all__ = ["migrate_known_frontiers", "record_known_frontier", "known_frontier"]
+
+_TABLE = "known_frontiers"
+
+
+def migrate_known_frontiers(conn: sqlite3.Connection, schema: Schema) -> None:
+    """Migration local_0011_known_frontiers."""
+    conn.execute(f"CREATE TABLE {_TABLE} (node BLOB NOT NULL, author BLOB NOT NULL, scope TEXT NOT NULL, "
+                 "seq INTEGER NOT NULL, learned_at INTEGER NOT NULL, PRIMARY KEY (node, author, scope)) WITHOUT ROWID")
+
+
+async def record_known_frontier(store: Any, node: bytes, heads: Mapping[FeedId, int], *, now_ms: int) -> None:
+    """Remember that `node` holds at least `heads` (a sync's or a bundle's word for it)."""
+    rows = [(node, feed.author, feed.scope, seq, now_ms) for feed, seq in heads.items() if seq > 0]
+    if not rows:
+        return
+
+    def work(conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            f"INSERT INTO {_TABLE} (node, author, scope, seq, learned_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (node, author, scope) DO UPDATE SET seq = excluded.seq, learned_at = excluded.learned_at "
+            "WHERE excluded.seq > seq", rows)
+
+    await store.write_local(work)
+
+
+async def known_frontier(store: Any, node: bytes) -> dict[FeedId, int]:
+    """The last frontier we know `node` holds (empty if we never learned it)."""
+    rows = await store.fetchall(f"SELECT author, scope, seq FROM {_TABLE} WHERE node = ?", (node,))
+    return {FeedId(bytes(row[0]), row[1]): int(row[2]) for row in rows}

@@ -1,0 +1,121 @@
+"""Bundles between real node folders that never connect: A -> USB -> B, and back.
+
+A public bundle carries public data to any node of the mesh; a bundle --for a node carries what that
+node lacks and may read, and learns from the bundles it sends back what it holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.bundle_mesh import (
+    SECRET_MESSAGE, BundleMesh, bundle_mesh, cli_run, digest, holds_post, login_on, on_node, post_on, run,
+)
+
+from edgenode.identity import load_or_create_identity, node_display_id
+from edgenode.known_frontiers import known_frontier
+from edgenode.node import Node
+from sync.bundle_crypto import open_for_node
+from sync.bundle_format import BundleReader, Segment
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> BundleMesh:
+    return bundle_mesh(tmp_path_factory.mktemp("bundles"))
+
+
+def _node_id(data_dir: Path) -> str:
+    return node_display_id(load_or_create_identity(data_dir).public_key)
+
+
+def _segments_of(bundle: Path, reader_dir: Path) -> list[Segment]:
+    seed = load_or_create_identity(reader_dir).seed
+    with open(bundle, "rb") as src:
+        reader = BundleReader(src)
+        return [r for r in reader.records(open_for_node(reader.header.key, seed)) if isinstance(r, Segment)]
+
+
+def test_a_public_bundle_carries_public_data_and_nothing_private_to_a_node_that_never_connected(
+        mesh: BundleMesh, tmp_path: Path) -> None:
+    stick = tmp_path / "public.bundle"
+    exported = cli_run("bundle", "export", "--data", mesh.dir("a"), "--out", stick)
+    assert exported.exit_code == 0, exported.output
+    assert "for any node of the mesh (public data only)" in exported.output
+    assert SECRET_MESSAGE.encode() not in stick.read_bytes()
+
+    imported = cli_run("bundle", "import", "--data", mesh.dir("b"), stick)
+    assert imported.exit_code == 0, imported.output
+    assert holds_post(mesh.dir("b"), mesh.posts["public"])
+    assert not holds_post(mesh.dir("b"), mesh.posts["secret"])
+
+    before = digest(mesh.dir("b"))
+    again = cli_run("bundle", "import", "--data", mesh.dir("b"), stick)
+    assert again.exit_code == 0 and ": 0 ops applied" in again.output  # idempotent
+    assert digest(mesh.dir("b")) == before
+
+
+def test_a_bundle_for_a_node_that_hosts_no_member_carries_no_private_channel(mesh: BundleMesh, tmp_path: Path) -> None:
+    stick = tmp_path / "for-d.bundle"
+    exported = cli_run("bundle", "export", "--data", mesh.dir("a"), "--for", _node_id(mesh.dir("d")), "--out", stick)
+    assert exported.exit_code == 0, exported.output
+    scopes = {s.ops[0].feed.scope for s in _segments_of(stick, mesh.dir("d"))}
+    assert f"channel:{mesh.ids['secret']}" not in scopes
+    assert "directory" in scopes
+    assert not any(SECRET_MESSAGE.encode() in op.body for s in _segments_of(stick, mesh.dir("d")) for op in s.ops)
+
+
+def test_two_sticks_teach_each_side_what_the_other_holds_and_bring_a_hosted_members_private_channel(
+        mesh: BundleMesh, tmp_path: Path) -> None:
+    # B has the public data (the test above, or here); alice logs in on B: B now hosts her
+    first = tmp_path / "public.bundle"
+    assert cli_run("bundle", "export", "--data", mesh.dir("a"), "--out", first).exit_code == 0
+    assert cli_run("bundle", "import", "--data", mesh.dir("b"), first).exit_code == 0
+    run(login_on(mesh.dir("b"), "alice"))
+
+    back = tmp_path / "b-to-a.bundle"
+    exported = cli_run("bundle", "export", "--data", mesh.dir("b"), "--for", _node_id(mesh.dir("a")), "--out", back)
+    assert exported.exit_code == 0, exported.output
+    imported = cli_run("bundle", "import", "--data", mesh.dir("a"), back)
+    assert imported.exit_code == 0, imported.output
+
+    b_key = load_or_create_identity(mesh.dir("b")).public_key
+
+    async def b_frontier(node: Node) -> int:
+        return len(await known_frontier(node.store, b_key))
+    assert on_node(mesh.dir("a"), b_frontier) > 0  # A learned what B holds from B's bundle
+
+    later = run(post_on(mesh.dir("a"), "alice", mesh.ids["secret"], "written after the first stick"))
+    forth = tmp_path / "a-to-b.bundle"
+    exported = cli_run("bundle", "export", "--data", mesh.dir("a"), "--for", _node_id(mesh.dir("b")), "--out", forth)
+    assert exported.exit_code == 0, exported.output
+    # what B lacks only: the private channel and the new post, not the public history B holds
+    sent = _segments_of(forth, mesh.dir("b"))
+    assert {s.ops[0].feed.scope for s in sent} == {f"channel:{mesh.ids['secret']}"}
+    assert [op.seq for s in sent for op in s.ops] == list(range(1, sum(len(s.ops) for s in sent) + 1))
+    assert cli_run("bundle", "import", "--data", mesh.dir("b"), forth).exit_code == 0
+    assert holds_post(mesh.dir("b"), mesh.posts["secret"])
+    assert holds_post(mesh.dir("b"), later)
+
+
+def test_inspect_shows_the_header_and_for_the_recipient_what_it_covers(mesh: BundleMesh, tmp_path: Path) -> None:
+    stick = tmp_path / "for-b.bundle"
+    assert cli_run("bundle", "export", "--data", mesh.dir("a"), "--for", _node_id(mesh.dir("b")), "--out", stick).exit_code == 0
+    outsider = cli_run("bundle", "inspect", "--data", mesh.dir("d"), stick)
+    assert outsider.exit_code == 0, outsider.output
+    assert f"for: {_node_id(mesh.dir('b'))}" in outsider.output
+    assert "only its recipient can read" in outsider.output
+    recipient = cli_run("bundle", "inspect", "--data", mesh.dir("b"), stick)
+    assert "signature: valid" in recipient.output and "covers: " in recipient.output
+
+
+def test_an_all_bundle_opens_with_its_passphrase_and_restores_private_data(mesh: BundleMesh, tmp_path: Path) -> None:
+    stick = tmp_path / "backup.bundle"
+    exported = cli_run("bundle", "export", "--data", mesh.dir("a"), "--all", "--passphrase", "long passphrase",
+                       "--out", stick)
+    assert exported.exit_code == 0, exported.output
+    wrong = cli_run("bundle", "import", "--data", mesh.dir("e"), stick, "--passphrase", "other")
+    assert wrong.exit_code == 1 and "does not decrypt" in wrong.output
+    right = cli_run("bundle", "import", "--data", mesh.dir("e"), stick, "--passphrase", "long passphrase")
+    assert right.exit_code == 0, right.output
+    assert holds_post(mesh.dir("e"), mesh.posts["secret"])
