@@ -29,7 +29,7 @@ from edgenode.services.blobs import BlobStore, IncomingBlob
 from edgenode.store import Store
 from sync import GENESIS, BrokenLinkError, DecodeError, FeedHead, FeedId, GapError, SignedOp, verify_segment
 from sync.bundle_crypto import RecordOpener, Sealing, open_for_node, open_plain, open_with_passphrase
-from sync.bundle_errors import BundleError, BundleKeyError, ForeignMeshError, WrongRecipientError
+from sync.bundle_errors import BundleError, BundleKeyError, BundleSizeError, ForeignMeshError, WrongRecipientError
 from sync.bundle_format import (
     BlobData, BlobStart, BundleHeader, BundleLimits, BundleReader, Covers, End, Frontier, Record, Segment,
 )
@@ -127,7 +127,7 @@ async def import_bundle(store: Store, mesh: Mesh, blobs: BlobStore, path: Path, 
     """Verify the bundle at `path` for this node, then apply all of it or nothing (see the module docstring)."""
     header, size = await asyncio.to_thread(_read_header, path, limits)
     if size > limits.max_bytes:
-        raise BundleError(f"the bundle is {size} bytes; the limit is {limits.max_bytes}")
+        raise BundleSizeError(f"the bundle is {size} bytes; the limit is {limits.max_bytes}")
     await _check_header(header, mesh, store)
     digest, frontier, counted = await _verify(store, mesh, path, passphrase, limits, progress)
     installed: list[IncomingBlob] = []
