@@ -79,6 +79,7 @@ def bundle_mesh(root: Path) -> BundleMesh:
         async with world_at(world.dir("a")) as a:
             world.ids.update(a.ids)
             world.ids["team"] = a.team
+            world.ids["town_square"] = a.town_square
             world.posts["public"] = await a.post(a.town_square, PUBLIC_MESSAGE)
             secret = await a.channel("secret", "P", by="alice")
             world.ids["secret"] = secret
