@@ -37,6 +37,7 @@ __all__ = ["bundle"]
 T = TypeVar("T")
 _EXPECTED = (SyncError, StoreError, IdentityError, DataFolderError, OSError, sqlite3.Error, httpx.HTTPError)
 _API_TIMEOUT = httpx.Timeout(30.0, read=3600.0)
+_SETTLE_S = 10.0
 
 
 def _fail(exc: BaseException) -> click.ClickException:
@@ -48,7 +49,13 @@ def _offline(data_dir: Path, doing: str, work: Callable[[Node, Mesh], Awaitable[
     async def runner() -> T:
         mesh = require_mesh(data_dir)
         async with open_node(data_dir) as node:
-            return await work(node, mesh)
+            running = asyncio.all_tasks()
+            result = await work(node, mesh)
+            # what the work set off (e.g. the names service reacting to imported ops) ends before the store closes
+            started = asyncio.all_tasks() - running
+            if started:
+                await asyncio.wait(started, timeout=_SETTLE_S)
+            return result
 
     try:
         with hold_data_folder(data_dir, doing):
