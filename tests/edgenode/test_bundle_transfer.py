@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 from support.bundle_mesh import (
-    SECRET_MESSAGE, BundleMesh, bundle_mesh, cli_run, digest, holds_post, login_on, on_node, post_on, run,
+    SECRET_MESSAGE, BundleMesh, bundle_mesh, cli_run, digest, holds_blob, holds_post, login_on, on_node, post_on,
+    run,
 )
 
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.known_frontiers import known_frontier
 from edgenode.node import Node
-from sync.bundle_crypto import open_for_node
-from sync.bundle_format import BundleReader, Segment
+from sync.bundle_crypto import KeyWrap, Sealing, open_for_node, open_plain
+from sync.bundle_format import BlobStart, BundleReader, Segment
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +43,19 @@ def test_a_public_bundle_carries_public_data_and_nothing_private_to_a_node_that_
     exported = cli_run("bundle", "export", "--data", mesh.dir("a"), "--out", stick)
     assert exported.exit_code == 0, exported.output
     assert "for any node of the mesh (public data only)" in exported.output
-    assert SECRET_MESSAGE.encode() not in stick.read_bytes()
+    with open(stick, "rb") as src:
+        records = list(BundleReader(src).records(open_plain(KeyWrap(Sealing.PLAIN))))
+    scopes = {r.ops[0].feed.scope for r in records if isinstance(r, Segment)}
+    assert "directory" in scopes and f"channel:{mesh.ids['town_square']}" in scopes
+    assert f"channel:{mesh.ids['secret']}" not in scopes
+    assert [r.content_hash for r in records if isinstance(r, BlobStart)] == [mesh.files["public_file"][1]]
 
     imported = cli_run("bundle", "import", "--data", mesh.dir("b"), stick)
     assert imported.exit_code == 0, imported.output
     assert holds_post(mesh.dir("b"), mesh.posts["public"])
+    assert holds_blob(mesh.dir("b"), mesh.files["public_file"][1])  # the attachment's bytes travelled too
     assert not holds_post(mesh.dir("b"), mesh.posts["secret"])
+    assert not holds_blob(mesh.dir("b"), mesh.files["secret_file"][1])
 
     before = digest(mesh.dir("b"))
     again = cli_run("bundle", "import", "--data", mesh.dir("b"), stick)
@@ -96,6 +104,7 @@ def test_two_sticks_teach_each_side_what_the_other_holds_and_bring_a_hosted_memb
     assert cli_run("bundle", "import", "--data", mesh.dir("b"), forth).exit_code == 0
     assert holds_post(mesh.dir("b"), mesh.posts["secret"])
     assert holds_post(mesh.dir("b"), later)
+    assert holds_blob(mesh.dir("b"), mesh.files["secret_file"][1])
 
 
 def test_inspect_shows_the_header_and_for_the_recipient_what_it_covers(mesh: BundleMesh, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ invitation and hold nothing yet. F is the authority of another mesh.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,8 @@ class BundleMesh:
     root: Path
     ids: dict[str, str] = field(default_factory=dict)
     posts: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """name -> (file id, SHA-256 of its bytes)"""
 
     def dir(self, name: str) -> Path:
         return self.root / name
@@ -49,6 +53,10 @@ def on_node(data_dir: Path, work: Callable[[Node], Awaitable[T]]) -> T:
 
 def digest(data_dir: Path) -> str:
     return on_node(data_dir, lambda node: node.store.digest())
+
+
+def holds_blob(data_dir: Path, content_hash: str) -> bool:
+    return (data_dir / "files" / content_hash[:2] / content_hash[2:]).is_file()
 
 
 def holds_post(data_dir: Path, post_id: str) -> bool:
@@ -84,6 +92,11 @@ def bundle_mesh(root: Path) -> BundleMesh:
             secret = await a.channel("secret", "P", by="alice")
             world.ids["secret"] = secret
             world.posts["secret"] = await a.post(secret, SECRET_MESSAGE)
+            for name, channel in (("public_file", a.town_square), ("secret_file", secret)):
+                data = os.urandom(300_000)  # two chunks in a bundle, and incompressible
+                uploaded = await a.ok("POST", "/api/v4/files", "alice", status=201, data={"channel_id": channel},
+                                      files={"files": (f"{name}.bin", data)})
+                world.files[name] = (uploaded["file_infos"][0]["id"], hashlib.sha256(data).hexdigest())
 
     asyncio.run(populate())
     return world
