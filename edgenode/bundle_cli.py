@@ -138,12 +138,14 @@ def _existing(data: str | None) -> Path:
               help="Only what NODE (display id or key) lacks and may read (need-to-know), sealed to NODE.")
 @click.option("--all", "everything", is_flag=True,
               help="Every feed, sealed to a passphrase (backup, moving a node). Without --for or --all: public data only.")
+@click.option("--full", is_flag=True, help="With --for: every op NODE may read, not only what it lacks as far as "
+                                          "this node knows (NODE lost data, or refused a bundle with a gap).")
 @passphrase_option
 @click.option("--out", "out", required=True, metavar="FILE", type=click.Path(dir_okay=False), help="The bundle file to write.")
 @url_option
 @token_option
-def export_command(data: str | None, recipient: str | None, everything: bool, passphrase: str | None, out: str,
-                   url: str, token: str | None) -> None:
+def export_command(data: str | None, recipient: str | None, everything: bool, full: bool, passphrase: str | None,
+                   out: str, url: str, token: str | None) -> None:
     """Write a bundle of this node's data to FILE."""
     if recipient and everything:
         raise click.ClickException("--for and --all exclude each other: a bundle is for one node, or for a passphrase")
@@ -153,7 +155,7 @@ def export_command(data: str | None, recipient: str | None, everything: bool, pa
     started = time.monotonic()
     if _served(data_dir):
         with _api(url, token, data_dir) as client, bundle_file(Path(out)) as file:
-            body = {"for": recipient or "", "all": everything, "passphrase": passphrase or ""}
+            body = {"for": recipient or "", "all": everything, "full": full, "passphrase": passphrase or ""}
             with client.stream("POST", "/api/v4/edgenode/bundles/export", json=body) as response:
                 if response.status_code != 200:
                     response.read()
@@ -165,7 +167,7 @@ def export_command(data: str | None, recipient: str | None, everything: bool, pa
 
     async def work(node: Node, mesh: Mesh) -> ExportSummary:
         key = resolve_node(recipient, await known_nodes(node.store, mesh)) if recipient else None
-        request = ExportRequest(key, passphrase if everything else None)
+        request = ExportRequest(key, passphrase if everything else None, full)
         with bundle_file(Path(out)) as file:
             return await export_bundle(node.store, mesh, node.services.files.blobs, file, request,
                                        now_ms=wall_clock_ms())

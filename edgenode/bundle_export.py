@@ -49,6 +49,9 @@ class ExportRequest:
     recipient: bytes | None = None
     passphrase: str | None = None
     """Set for `--all`: every feed, sealed to this passphrase."""
+    full: bool = False
+    """For a recipient: every op it may read, not only those beyond the frontier last known of it
+    (it lost data, or refused a bundle that did not continue what it holds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,7 @@ async def export_bundle(store: Store, mesh: Mesh, blobs: BlobStore, out: BinaryI
     await publish_enrolment(store, mesh, now_ms=now_ms)  # the reader must know our certificate from our ops too
     entitled = await _entitled(store, request)
     heads = {feed: head for feed, head in (await store.heads()).items() if entitled(feed)}
-    known = await known_frontier(store, request.recipient) if request.recipient is not None else {}
+    known = await known_frontier(store, request.recipient) if request.recipient is not None and not request.full else {}
     plan = sorted((feed for feed, head in heads.items() if head.seq > known.get(feed, 0)), key=_order)
     wrap, sealer = _sealing(request)
     header = BundleHeader(mesh.ca.id, mesh.node_key, mesh.node_certificate.public_bytes(Encoding.DER),

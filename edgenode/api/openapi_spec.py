@@ -83,7 +83,7 @@ _SYSTEM = [
                         "peers": array_of({"type": "object"})}}),
     _op("POST", "/edgenode/bundles/export", "A bundle file of this node's data: public, for a node, or all "
         "(system admins; docs/bundles.md)", "system", _BINARY, response_type="application/octet-stream",
-        body={"type": "object", "properties": {"for": STRING, "all": BOOLEAN, "passphrase": STRING}},
+        body={"type": "object", "properties": {"for": STRING, "all": BOOLEAN, "full": BOOLEAN, "passphrase": STRING}},
         body_required=False),
     _op("POST", "/edgenode/bundles/import", "Verify a bundle file, then apply all of it or nothing (system admins)",
         "system", {"type": "object", "required": ["exporter", "applied", "duplicates"],

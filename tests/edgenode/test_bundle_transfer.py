@@ -106,6 +106,14 @@ def test_two_sticks_teach_each_side_what_the_other_holds_and_bring_a_hosted_memb
     assert holds_post(mesh.dir("b"), later)
     assert holds_blob(mesh.dir("b"), mesh.files["secret_file"][1])
 
+    # B's own bundle back taught A what B held; what A sent since is not known to have arrived (a stick
+    # can be lost), so it is sent again; --full sends everything B may read
+    again = cli_run("bundle", "export", "--data", mesh.dir("a"), "--for", _node_id(mesh.dir("b")), "--out", forth)
+    assert f"wrote {forth}: {sum(len(s.ops) for s in sent)} ops in 1 feeds" in again.output
+    full = cli_run("bundle", "export", "--data", mesh.dir("a"), "--for", _node_id(mesh.dir("b")), "--full",
+                   "--out", forth)
+    assert full.exit_code == 0 and int(full.output.split(": ")[1].split()[0]) > 50, full.output
+
 
 def test_inspect_shows_the_header_and_for_the_recipient_what_it_covers(mesh: BundleMesh, tmp_path: Path) -> None:
     stick = tmp_path / "for-b.bundle"

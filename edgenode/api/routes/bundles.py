@@ -1,7 +1,7 @@
 """Bundles through the API of a served node (system admins only): the CLI uses these when the node
 is served, since the served process owns the store and its one writer.
 
-POST /api/v4/edgenode/bundles/export   {"for": NODE, "all": bool, "passphrase": str} -> the bundle file
+POST /api/v4/edgenode/bundles/export   {"for": NODE, "all": bool, "full": bool, "passphrase": str} -> the file
 POST /api/v4/edgenode/bundles/import   the bundle file as the body (X-Edgenode-Passphrase for --all)
                                        -> what was applied; an import raises the usual websocket events
 
@@ -72,7 +72,8 @@ async def export_route(request: Request) -> Response:
         key = resolve_node(recipient, await known_nodes(ctx.store, mesh)) if recipient else None
         with open(spool, "wb") as out:
             await export_bundle(ctx.store, mesh, services(request).files.blobs, out,
-                                ExportRequest(key, passphrase if everything else None), now_ms=ctx.now_ms())
+                                ExportRequest(key, passphrase if everything else None, body.get("full") is True),
+                                now_ms=ctx.now_ms())
     except (SyncError, MeshStateError) as exc:
         spool.unlink(missing_ok=True)
         raise BadRequest(str(exc), _ERROR_ID) from None
