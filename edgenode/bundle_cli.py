@@ -30,7 +30,7 @@ from edgenode.mesh import Mesh, known_nodes, load_mesh, require_mesh, resolve_no
 from edgenode.node import Node, open_node
 from edgenode.store import StoreError, wall_clock_ms
 from sync import SyncError
-from sync.bundle_format import BundleLimits
+from sync.bundle_format import BUNDLE_VERSION, BundleLimits
 
 __all__ = ["bundle"]
 
@@ -253,7 +253,7 @@ def _describe(contents: BundleContents, mesh: Mesh | None) -> dict[str, object]:
     header = contents.header
     created = datetime.fromtimestamp(header.created_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows: dict[str, object] = {
-        "format": 1,
+        "format": BUNDLE_VERSION,
         "mesh": header.mesh_id + ("" if mesh is None or mesh.ca.id == header.mesh_id else " (not this node's mesh)"),
         "exporter": node_display_id(header.exporter),
         "for": node_display_id(header.recipient) if header.recipient else
