@@ -7,9 +7,12 @@ segment placed against what the store holds and the segments before it (hash lin
 signature), passed through the mesh's admission (enrolled authors, the authority's feed, revoked
 authors' limits, hosting claims), every blob hashed; then the exporter's signature over the file.
 Pass 2 reads the file again inside one writer transaction and applies the segments (the store
-verifies each again), writing the blobs aside; the transaction commits only if the file still
-hashes to what pass 1 verified, and the blobs are installed after it commits. Memory stays
-bounded: records stream, and only one head per feed is kept.
+verifies each again); the transaction commits only if the file still hashes to what pass 1
+verified. Attachments are installed as each one completes (their hashes were checked in pass 1):
+should the transaction fail after all (the file changed underneath, or the clock check), their
+bytes stay, named by no row, as bytes fetched for a peer's op that never came: invisible, and
+used if a later import brings the rows. Memory stays bounded: records stream, and only one head
+per feed is kept.
 """
 
 from __future__ import annotations
@@ -130,34 +133,34 @@ async def import_bundle(store: Store, mesh: Mesh, blobs: BlobStore, path: Path, 
         raise BundleSizeError(f"the bundle is {size} bytes; the limit is {limits.max_bytes}")
     await _check_header(header, mesh, store)
     digest, frontier, counted = await _verify(store, mesh, path, passphrase, limits, progress)
-    installed: list[IncomingBlob] = []
 
     def segments() -> Iterator[list[SignedOp]]:
         with open(path, "rb") as src:
             reader = BundleReader(src, limits)
             incoming: IncomingBlob | None = None
-            for record in reader.records(_opener(reader.header, mesh, passphrase)):
-                if progress is not None:
-                    progress(reader.bytes_read)
-                if isinstance(record, Segment):
-                    yield record.ops
-                elif isinstance(record, BlobStart):
-                    incoming = None if blobs.exists(record.content_hash) else blobs.receive(record.content_hash)
-                    if incoming is not None:
-                        installed.append(incoming)
-                elif isinstance(record, BlobData) and incoming is not None:
-                    incoming.write(record.data)
+            try:
+                for record in reader.records(_opener(reader.header, mesh, passphrase)):
+                    if progress is not None:
+                        progress(reader.bytes_read)
+                    if isinstance(record, BlobData):
+                        if incoming is not None:
+                            incoming.write(record.data)
+                        continue
+                    if incoming is not None:  # the blob is complete (its hash was checked in pass 1)
+                        if not incoming.install():
+                            raise BundleError("an attachment changed while the bundle was imported: nothing was applied")
+                        incoming = None
+                    if isinstance(record, Segment):
+                        yield record.ops
+                    elif isinstance(record, BlobStart) and not blobs.exists(record.content_hash):
+                        incoming = blobs.receive(record.content_hash)
+            finally:
+                if incoming is not None:
+                    incoming.discard()
             if reader.signed_digest != digest:
                 raise BundleError("the bundle file changed while it was imported: nothing was applied")
 
-    try:
-        result = await store.apply_all(segments)
-        for blob in installed:
-            if not await asyncio.to_thread(blob.install):
-                raise BundleError("a blob changed while it was imported")  # its hash was verified in pass 1
-    finally:
-        for blob in installed:
-            await asyncio.to_thread(blob.discard)
+    result = await store.apply_all(segments)
     if header.exporter != mesh.node_key:
         await record_known_frontier(store, header.exporter, frontier, now_ms=now_ms)
     return ImportSummary(header.exporter, counted.segments, counted.ops, result.applied + result.waiting,
