@@ -8,7 +8,8 @@ baseline measured in the same run.
    signatures, positions and stamps).
 2. Import of that bundle into another node of the mesh (verify everything, then apply in one
    transaction): ops/s, MB/s, beside the same node applying the same segments from memory (the
-   store's apply path) and raw sqlite3 inserting the same rows in one transaction.
+   store's apply path: one transaction per segment, as peer sync applies them, and all in one, as
+   the import does) and raw sqlite3 inserting the same rows in one transaction.
 3. Peak RSS of a large import: a bundle of posts and attachments of about --large-mb MB (default
    1024) imported by `edgenode bundle import` in a child process (ru_maxrss), beside the RSS of a
    child that only starts Python and imports the node's modules.
@@ -42,7 +43,7 @@ from edgenode.bundle_export import ExportRequest, bundle_file, export_bundle
 from edgenode.bundle_import import import_bundle
 from edgenode.mesh import create_invite, init_mesh, join_mesh, require_mesh
 from edgenode.node import Node, open_node
-from sync import encode_segment
+from sync import decode_segment, encode_segment
 
 TEAM, CHANNEL, USER = "t" * 26, "c" * 26, "u" * 26
 SCOPE = f"channel:{CHANNEL}"
@@ -132,6 +133,19 @@ async def from_memory(root: Path, segments: list[bytes]) -> float:
         return elapsed
 
 
+async def from_memory_at_once(root: Path, segments: list[bytes]) -> float:
+    """The receiving node's apply path in one transaction, as an import applies: the bundle's own cost is the rest."""
+    _, b = mesh_pair(root)
+    decoded = [decode_segment(data) for data in segments]
+    async with open_node(b) as node:
+        running = asyncio.all_tasks()
+        started = time.perf_counter()
+        await node.store.apply_all(lambda: iter(decoded))
+        elapsed = time.perf_counter() - started
+        await settle(running)
+        return elapsed
+
+
 async def raw_inserts(a: Path, folder: Path) -> tuple[float, int]:
     async with open_node(a) as node:
         rows = await node.store.fetchall("SELECT feed, seq, prev, hlc, body, sig FROM ops")
@@ -200,13 +214,17 @@ async def main() -> None:
 
         seconds, applied = await import_into(b, bundle)
         memory = await from_memory(root / "memory", segments)
+        at_once = await from_memory_at_once(root / "at-once", segments)
         raw, rows = await raw_inserts(a, root)
         rate = applied / seconds
         print(f"2.  import of that bundle into another node of the mesh (verify all, then apply in one transaction)")
         line("import", f"{rate:,.0f} ops/s, {size / MB / seconds:.1f} MB/s of bundle, {seconds:.2f} s")
         line("  baseline: same node applying from memory", f"{applied / memory:,.0f} ops/s ({memory / seconds:.2f}x)")
+        line("  baseline: same, in one transaction (Store.apply_all)", f"{applied / at_once:,.0f} ops/s "
+                                                                        f"({at_once / seconds:.2f}x)")
         line("  baseline: raw sqlite3, one transaction", f"{rows / raw:,.0f} rows/s ({raw / seconds:.3f}x)")
         shutil.rmtree(root / "memory", ignore_errors=True)
+        shutil.rmtree(root / "at-once", ignore_errors=True)
 
         print(f"3.  peak RSS of a large import ({large_mb} MB bundle: posts and attachments), child process")
         big_a, big_b = mesh_pair(root / "large")
