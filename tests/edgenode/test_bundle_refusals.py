@@ -3,6 +3,8 @@ authors the mesh accepts is refused with a one-line reason and a non-zero exit: 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,18 @@ def test_a_truncated_bundle_is_refused(mesh: BundleMesh, public: Path, tmp_path:
     stick = tmp_path / "cut.bundle"
     stick.write_bytes(public.read_bytes()[:-1000])
     _refused(mesh, stick, "the copy is incomplete")
+
+
+def test_the_command_as_users_run_it_says_why_in_one_line_on_stderr_and_exits_1(
+        mesh: BundleMesh, public: Path, tmp_path: Path) -> None:
+    stick = tmp_path / "cut.bundle"
+    stick.write_bytes(public.read_bytes()[: len(public.read_bytes()) // 2])
+    before = digest(mesh.dir("b"))
+    done = subprocess.run([sys.executable, "-m", "edgenode", "bundle", "import", "--data", str(mesh.dir("b")),
+                           str(stick)], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: the bundle ends inside"), done.stderr
+    assert digest(mesh.dir("b")) == before
 
 
 def test_an_oversized_bundle_is_refused_before_it_is_read(mesh: BundleMesh, public: Path) -> None:

@@ -216,3 +216,16 @@ def test_mutated_whole_small_bundles_never_read_as_whole(exporter: Signer, ops: 
 def test_a_feed_id_in_a_frontier_is_checked(exporter: Signer) -> None:
     with pytest.raises(DecodeError):
         FeedId(b"short", "channel:x")
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_sealed_bundles_raise_only_typed_errors(exporter: Signer, ops: list[SignedOp],
+                                                        data: st.DataObject) -> None:
+    bundle = bytearray(_write(seal_for_node(RECIPIENT.public_key), exporter=exporter, ops=ops[:3],
+                              recipient=RECIPIENT.public_key))
+    for _ in range(data.draw(st.integers(1, 3))):
+        index = data.draw(st.integers(0, len(bundle) - 1))
+        bundle[index] ^= data.draw(st.integers(1, 255))
+    with pytest.raises(SyncError):
+        _read(bytes(bundle), lambda wrap: open_for_node(wrap, RECIPIENT.seed))
