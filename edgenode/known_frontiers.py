@@ -15,7 +15,7 @@ from typing import Any
 from edgenode.store import Schema
 from sync import FeedId
 
-__all__ = ["migrate_known_frontiers", "record_known_frontier", "known_frontier"]
+__all__ = ["migrate_known_frontiers", "record_known_frontier", "known_frontier", "FrontierRecorder"]
 
 _TABLE = "known_frontiers"
 
@@ -45,3 +45,23 @@ async def known_frontier(store: Any, node: bytes) -> dict[FeedId, int]:
     """The last frontier we know `node` holds (empty if we never learned it)."""
     rows = await store.fetchall(f"SELECT author, scope, seq FROM {_TABLE} WHERE node = ?", (node,))
     return {FeedId(bytes(row[0]), row[1]): int(row[2]) for row in rows}
+
+
+class FrontierRecorder:
+    """Writes what sync sessions learned of each peer's frontier, for the peers whose frontier changed
+    since the last call (the sync service calls it now and then, and when it stops)."""
+
+    def __init__(self, store: Any):
+        self._store = store
+        self._recorded: dict[bytes, dict[FeedId, int]] = {}
+
+    async def record(self, frontiers: Mapping[bytes, Mapping[FeedId, int]], *, now_ms: int) -> int:
+        """Record the changed ones; returns how many peers' frontiers were written."""
+        written = 0
+        for node, frontier in frontiers.items():
+            if self._recorded.get(node) == frontier:
+                continue
+            await record_known_frontier(self._store, node, frontier, now_ms=now_ms)
+            self._recorded[node] = dict(frontier)
+            written += 1
+        return written
