@@ -26,8 +26,9 @@ from pathlib import Path
 
 from edgenode.identity import node_display_id
 from edgenode.known_frontiers import record_known_frontier
-from edgenode.mesh import Mesh, MeshTrust, read_revocations, revoked_error
-from edgenode.need_to_know import check_hosting_claims
+from edgenode.mesh import Mesh, read_revocations
+from edgenode.peering.need_to_know import check_hosting_claims
+from edgenode.peering.trust import MeshTrust, revoked_error
 from edgenode.services.blobs import BlobStore, IncomingBlob
 from edgenode.store import Store
 from sync import GENESIS, BrokenLinkError, DecodeError, FeedHead, FeedId, GapError, SignedOp, verify_segment
