@@ -39,8 +39,8 @@ except ImportError:  # run as a script from anywhere: the project root is the pa
 from bench_store import POST_COLUMNS, new_id, post_fields, raw_connect  # type: ignore[import-not-found]
 
 from crdt import Create
-from edgenode.bundle_export import ExportRequest, bundle_file, export_bundle
-from edgenode.bundle_import import import_bundle
+from edgenode.peering.bundle_export import ExportRequest, bundle_file, export_bundle
+from edgenode.peering.bundle_import import import_bundle
 from edgenode.mesh import create_invite, init_mesh, join_mesh, require_mesh
 from edgenode.node import Node, open_node
 from sync import decode_segment, encode_segment

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import click
 import httpx
 
-from edgenode.bundle_export import ExportRequest, ExportSummary, bundle_file, export_bundle
-from edgenode.bundle_import import BundleContents, ImportSummary, Progress, import_bundle, inspect_bundle
+from edgenode.peering.bundle_export import ExportRequest, ExportSummary, bundle_file, export_bundle
+from edgenode.peering.bundle_import import BundleContents, ImportSummary, Progress, import_bundle, inspect_bundle
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, require_node
 from edgenode.identity import IdentityError, node_display_id

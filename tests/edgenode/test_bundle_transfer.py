@@ -15,7 +15,7 @@ from support.bundle_mesh import (
 )
 
 from edgenode.identity import load_or_create_identity, node_display_id
-from edgenode.known_frontiers import known_frontier
+from edgenode.peering.known_frontiers import known_frontier
 from edgenode.node import Node
 from sync.bundle_crypto import KeyWrap, Sealing, open_for_node, open_plain
 from sync.bundle_format import BlobStart, BundleReader, Segment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgenode.known_frontiers import FrontierRecorder, known_frontier, record_known_frontier
+from edgenode.peering.known_frontiers import FrontierRecorder, known_frontier, record_known_frontier
 from edgenode.node import open_node
 from sync import FeedId
 

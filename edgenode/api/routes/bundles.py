@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from edgenode.api.auth import require_session
 from edgenode.api.json import json_body, json_response
-from edgenode.bundle_export import ExportRequest, export_bundle
-from edgenode.bundle_import import import_bundle
+from edgenode.peering.bundle_export import ExportRequest, export_bundle
+from edgenode.peering.bundle_import import import_bundle
 from edgenode.mesh import MeshStateError, known_nodes, load_mesh, resolve_node
 from edgenode.services import BadRequest, Forbidden
 from edgenode.services.errors import PayloadTooLarge

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edgenode.identity import node_display_id
-from edgenode.known_frontiers import record_known_frontier
+from edgenode.peering.known_frontiers import record_known_frontier
 from edgenode.mesh import Mesh, read_revocations
 from edgenode.peering.need_to_know import check_hosting_claims
 from edgenode.peering.trust import MeshTrust, revoked_error

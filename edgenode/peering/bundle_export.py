@@ -1,7 +1,7 @@
 """Writing a bundle from a node's store: what goes in, for whom, sealed how.
 
 - `--for NODE`: the feeds NODE is entitled to (need-to-know, the policy peer sync applies:
-  edgenode/peering/need_to_know.py), from the last frontier we know NODE holds (edgenode/known_frontiers.py),
+  edgenode/peering/need_to_know.py), from the last frontier we know NODE holds (edgenode/peering/known_frontiers.py),
   sealed to NODE's key;
 - no recipient: public data only (what need-to-know gives a node that hosts nobody), in clear;
 - `--all`: every feed, sealed to a passphrase (a backup, or moving a node).
@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from edgenode.known_frontiers import known_frontier
+from edgenode.peering.known_frontiers import known_frontier
 from edgenode.mesh import Mesh, known_nodes, read_revocations
 from edgenode.peering.need_to_know import NeedToKnow
 from edgenode.peering.trust import publish_enrolment

@@ -3,7 +3,8 @@
 Learned from a completed sync session with the peer, or from a bundle the peer exported (every
 bundle carries its exporter's frontier), and only ever raised: knowing less than the truth costs
 a larger bundle, knowing more would leave ops out of one. `edgenode bundle export --for NODE`
-sends what lies beyond it. Node-local, never replicated.
+sends what lies beyond it. Node-local, never replicated (the table: migration
+local_0011_known_frontiers in edgenode/local_schema.py).
 """
 
 from __future__ import annotations
@@ -12,18 +13,11 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from edgenode.store import Schema
 from sync import FeedId
 
-__all__ = ["migrate_known_frontiers", "record_known_frontier", "known_frontier", "FrontierRecorder"]
+__all__ = ["record_known_frontier", "known_frontier", "FrontierRecorder"]
 
 _TABLE = "known_frontiers"
-
-
-def migrate_known_frontiers(conn: sqlite3.Connection, schema: Schema) -> None:
-    """Migration local_0011_known_frontiers."""
-    conn.execute(f"CREATE TABLE {_TABLE} (node BLOB NOT NULL, author BLOB NOT NULL, scope TEXT NOT NULL, "
-                 "seq INTEGER NOT NULL, learned_at INTEGER NOT NULL, PRIMARY KEY (node, author, scope)) WITHOUT ROWID")
 
 
 async def record_known_frontier(store: Any, node: bytes, heads: Mapping[FeedId, int], *, now_ms: int) -> None:
