@@ -6,19 +6,26 @@ node lacks and may read, and learns from the bundles it sends back what it holds
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from support.served_nodes import served, settings
 from support.bundle_mesh import (
     SECRET_MESSAGE, BundleMesh, bundle_mesh, cli_run, digest, holds_blob, holds_post, login_on, on_node, post_on,
     run,
 )
 
 from edgenode.identity import load_or_create_identity, node_display_id
+from edgenode.node import open_node
+from edgenode.peering.admission import secure_settings
+from edgenode.peering.service import sync_once
+from edgenode.peering.settings import SyncSettings
 from edgenode.peering.known_frontiers import known_frontier
 from edgenode.node import Node
 from sync.bundle_crypto import KeyWrap, Sealing, open_for_node, open_plain
 from sync.bundle_format import BlobStart, BundleReader, Segment
+from sync.manager import PeerAddress
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +143,16 @@ def test_an_all_bundle_opens_with_its_passphrase_and_restores_private_data(mesh:
     right = cli_run("bundle", "import", "--data", mesh.dir("e"), stick, "--passphrase", "long passphrase")
     assert right.exit_code == 0, right.output
     assert holds_post(mesh.dir("e"), mesh.posts["secret"])
+
+
+
+async def test_a_chain_a_usb_d_lan_e_delivers_as_posts_and_attachments_to_e(mesh: BundleMesh, tmp_path: Path) -> None:
+    # A and E never meet: a stick takes A's public data to D, and D syncs with E over the mesh's TLS
+    stick = tmp_path / "a.bundle"
+    assert (await asyncio.to_thread(cli_run, "bundle", "export", "--data", mesh.dir("a"), "--out", stick)).exit_code == 0
+    assert (await asyncio.to_thread(cli_run, "bundle", "import", "--data", mesh.dir("d"), stick)).exit_code == 0
+    async with served(mesh.dir("d"), settings(), enrolled=True) as d, open_node(mesh.dir("e")) as e:
+        secured, feeds = await secure_settings(e.store, e.data_dir, SyncSettings(), allow_unenrolled=False)
+        await sync_once(e.store, PeerAddress("127.0.0.1", d.port), secured, feeds=feeds, data_dir=e.data_dir)
+        assert await e.store.fetchone("SELECT 1 FROM posts WHERE id = ?", (mesh.posts["public"],)) is not None
+    assert holds_blob(mesh.dir("e"), mesh.files["public_file"][1])
