@@ -55,6 +55,7 @@ _LIST_CHUNK = 10_000  # frontier entries per record: a record stays far below it
 _DOMAIN = b"edgenode-bundle-signature-v1"
 _MAX_RECORD = MAX_SEGMENT_BYTES + 64 * 1024
 _HASH_HEX = 64
+_MAX_WINDOW = 1 << 25
 
 _COVERS, _FRONTIER, _SEGMENT, _BLOB, _BLOB_DATA, _END = range(1, 7)
 
@@ -287,7 +288,8 @@ class BundleReader:
         inflated = 0
         blob_left: int | None = None
         seen_segment = False
-        decompressor = zstandard.ZstdDecompressor()
+        # a frame header may ask for a window of gigabytes: refuse more than a record could need
+        decompressor = zstandard.ZstdDecompressor(max_window_size=_MAX_WINDOW)
         while True:
             size_bytes = self._read(_U32.size, "a record's length")
             (size,) = _U32.unpack(size_bytes)

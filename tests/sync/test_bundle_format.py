@@ -159,7 +159,7 @@ def test_a_decompression_bomb_is_refused_without_inflating_it(exporter: Signer, 
     writer.segment(ops)
     # a blob chunk of 200 MB of zeros compresses to a few KB: the reader stops at its budget
     bomb = zstandard.ZstdCompressor().compress(bytes(200 * 1024 * 1024))
-    writer._emit(len(bomb).to_bytes(4, "big") + bytes([5]) + bomb)  # kind 5: blob data
+    writer._emit((len(bomb) + 1).to_bytes(4, "big") + bytes([5]) + bomb)  # kind 5: blob data
     writer.finish()
     with pytest.raises(BundleBombError):
         _read(out.getvalue())
@@ -229,3 +229,17 @@ def test_mutated_sealed_bundles_raise_only_typed_errors(exporter: Signer, ops: l
         bundle[index] ^= data.draw(st.integers(1, 255))
     with pytest.raises(SyncError):
         _read(bytes(bundle), lambda wrap: open_for_node(wrap, RECIPIENT.seed))
+
+
+def test_a_record_asking_for_a_huge_decompression_window_is_refused(exporter: Signer, ops: list[SignedOp]) -> None:
+    wrap, sealer = seal_plain()
+    out = io.BytesIO()
+    writer = BundleWriter(out, BundleHeader(MESH, exporter.public_key, b"", None, 0, wrap), sealer, exporter)
+    params = zstandard.ZstdCompressionParameters(window_log=30, enable_ldm=True, write_content_size=False)
+    stream = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    greedy = stream.compress(b"x" * 1000) + stream.flush()
+    assert zstandard.get_frame_parameters(greedy).window_size == 1 << 30  # asks for a 1 GiB window
+    writer._emit((len(greedy) + 1).to_bytes(4, "big") + bytes([5]) + greedy)
+    writer.finish()
+    with pytest.raises(DecodeError, match="zstandard"):
+        _read(out.getvalue())
