@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from edgenode import mesh as mesh_shell
+from edgenode.bundle_cli import bundle
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, require_node
 from edgenode.identity import IdentityError, node_display_id
@@ -441,6 +442,9 @@ def _hub_lines(hub: dict[str, Any], now: float) -> list[str]:
         if not link.get("connected") and link.get("last_error"):
             lines.append(f"  last error: {link['last_error']}")
     return lines
+
+
+cli.add_command(bundle)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -202,6 +202,12 @@ def _local_0007_post_index_batches(conn: sqlite3.Connection, schema: Schema) -> 
     ])
 
 
+def _local_0011_known_frontiers(conn: sqlite3.Connection, schema: Schema) -> None:
+    # per peer node and feed, how far we last knew the peer to hold it (edgenode/peering/known_frontiers.py)
+    conn.execute("CREATE TABLE known_frontiers (node BLOB NOT NULL, author BLOB NOT NULL, scope TEXT NOT NULL, "
+                 "seq INTEGER NOT NULL, learned_at INTEGER NOT NULL, PRIMARY KEY (node, author, scope)) WITHOUT ROWID")
+
+
 LOCAL_MIGRATIONS = [
     ("local_0001_sessions_tokens_audit", _local_0001_sessions_tokens_audit),
     ("local_0002_post_search", _local_0002_post_search),
@@ -210,4 +216,5 @@ LOCAL_MIGRATIONS = [
     ("local_0005_post_hashtags", _local_0005_post_hashtags),
     ("local_0006_login_security", _local_0006_login_security),
     ("local_0007_post_index_batches", _local_0007_post_index_batches),
+    ("local_0011_known_frontiers", _local_0011_known_frontiers),
 ]

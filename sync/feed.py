@@ -174,6 +174,10 @@ class Signer:
     def node_tag(self) -> bytes:
         return self.public_key[:NODE_TAG_SIZE]
 
+    def sign_digest(self, message: bytes) -> bytes:
+        """A detached signature over `message` (a domain-tagged hash: a bundle file's, for example)."""
+        return bytes(self._key.sign(message).signature)
+
     def seal(self, scope: str, head: FeedHead, stamp: Stamp, body: bytes) -> SignedOp:
         """The next op of our feed in `scope`, after `head` (FeedHead(0, GENESIS) for a new feed)."""
         if stamp.node != self.node_tag:

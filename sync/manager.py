@@ -475,6 +475,17 @@ class PeerManager:
                 _log.info("sync: lost node %s at %s: %s", _display(node), peer.address or session.link.peer,
                           error or "the session ended")
 
+    def peer_frontiers(self) -> dict[bytes, dict[FeedId, int]]:
+        """How far each peer holds our feeds, as far as its live session or its last one learned."""
+        frontiers: dict[bytes, dict[FeedId, int]] = {}
+        for node, peer in self._peers.items():
+            session = peer.session
+            if session is not None and session.reconciled:
+                frontiers[node] = session.peer_frontier()
+            elif peer.frontier is not None:
+                frontiers[node] = dict(peer.frontier)
+        return frontiers
+
     # -- status ------------------------------------------------------------------------------
 
     def known_frontier(self, node: bytes) -> dict[FeedId, int] | None:

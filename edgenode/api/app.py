@@ -12,6 +12,7 @@ from .browser import BrowserBoundary
 from .errors import EXCEPTION_HANDLERS
 from .middleware import MattermostHeaders
 from .routes import (
+    bundles,
     channels,
     client_start,
     commands,
@@ -32,7 +33,7 @@ from .routes import (
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-                 websocket, openapi, status]
+                 websocket, openapi, status, bundles]
 
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:

@@ -81,6 +81,15 @@ _SYSTEM = [
         {"type": "object", "required": ["node", "node_key", "mesh", "sync", "peers"],
          "properties": {"node": STRING, "node_key": STRING, "mesh": {"type": "object"}, "sync": {"type": "object"},
                         "peers": array_of({"type": "object"}), "hub": {"type": "object"}}}),
+    _op("POST", "/edgenode/bundles/export", "A bundle file of this node's data: public, for a node, or all "
+        "(system admins; docs/bundles.md)", "system", _BINARY, response_type="application/octet-stream",
+        body={"type": "object", "properties": {"for": STRING, "all": BOOLEAN, "full": BOOLEAN, "passphrase": STRING}},
+        body_required=False),
+    _op("POST", "/edgenode/bundles/import", "Verify a bundle file, then apply all of it or nothing (system admins)",
+        "system", {"type": "object", "required": ["exporter", "applied", "duplicates"],
+                   "properties": {"exporter": STRING, "segments": INTEGER, "ops": INTEGER, "applied": INTEGER,
+                                  "duplicates": INTEGER, "blobs": INTEGER, "bytes": INTEGER}},
+        body=_BINARY, body_type="application/octet-stream"),
 ]
 
 _USERS = [

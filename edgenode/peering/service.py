@@ -32,6 +32,7 @@ from sync.peer import PeerSession, SessionStats, mesh_tag
 
 from .blobs import NodeBlobs
 from .hub import HubLinks, hub_section
+from .known_frontiers import FrontierRecorder, record_known_frontier
 from .need_to_know import NeedToKnow
 from .ports import LiveFeedStore, StoreReads
 from .settings import UNENROLLED_MESH, SyncSettings
@@ -43,6 +44,7 @@ __all__ = [
 
 STATUS_FILE = "sync-status.json"
 _log = logging.getLogger(__name__)
+_FRONTIERS_INTERVAL_S = 10.0
 
 
 class DiscoveryFactory(Protocol):
@@ -87,6 +89,8 @@ class SyncService:
             settings.watch_revocations(
                 lambda revoked: self.manager.disconnect(revoked, "this node was revoked by the mesh authority"))
         self._discovery: Discovery | None = None
+        self._frontiers = FrontierRecorder(store)  # what peers hold, for `edgenode bundle export --for`
+        self._frontiers_at = 0.0
         self._writer: asyncio.Task[None] | None = None
         self._hubs = HubLinks(self.manager, settings, addresses=network)
         self._network: asyncio.Task[None] | None = None
@@ -130,6 +134,7 @@ class SyncService:
         finally:
             await self.manager.stop()
             await self._write_status(await self.status())
+            await self._record_frontiers()
 
     async def status(self) -> dict[str, Any]:
         """This node, its mesh, and every peer with how it was found and how far behind it is (JSON-ready)."""
@@ -145,7 +150,16 @@ class SyncService:
             if current != last:
                 await self._write_status(current)
                 last = current
+            if self._clock() - self._frontiers_at >= _FRONTIERS_INTERVAL_S:
+                await self._record_frontiers()
             await asyncio.sleep(self._status_interval)
+
+    async def _record_frontiers(self) -> None:
+        self._frontiers_at = self._clock()
+        try:
+            await self._frontiers.record(self.manager.peer_frontiers(), now_ms=int(self._clock() * 1000))
+        except Exception as exc:  # a convenience for bundles: a failed write must not stop sync
+            _log.warning("could not record what peers hold: %s", exc)
 
     async def _write_status(self, document: dict[str, Any]) -> None:
         document = {**document, "updated_at": int(self._clock() * 1000), "pid": os.getpid()}
@@ -268,4 +282,6 @@ async def sync_once(store: Store, address: PeerAddress, settings: SyncSettings, 
                           entitlements=NeedToKnow(store) if settings.need_to_know else None,
                           blobs=NodeBlobs(store, BlobStore(data_dir / "files")) if data_dir is not None else None)
     stats = await session.run()
+    if session.peer_node is not None and session.reconciled:  # what the peer holds, for a later bundle --for it
+        await record_known_frontier(store, session.peer_node, session.peer_frontier(), now_ms=int(time.time() * 1000))
     return stats, link.bytes_sent + link.bytes_received

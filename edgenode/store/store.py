@@ -7,7 +7,7 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -160,6 +160,36 @@ class Store:
         if result.head is not None and (result.applied or result.waiting or result.invalid):
             self._advanced({ops[0].feed: result.head})
         return result
+
+    async def apply_all(self, segments: Callable[[], Iterable[Sequence[SignedOp]]]) -> RemoteResult:
+        """Verify and apply many segments of foreign feeds in one transaction: all or nothing (a bundle).
+
+        `segments` is called in the writer's thread, so it may stream them from a file; whatever it
+        or a segment raises (ForkError for an equivocation, a VerificationError) rolls back every
+        segment and reaches the caller. Returns the counts summed over all segments.
+        """
+        def run() -> tuple[RemoteResult, dict[FeedId, FeedHead]]:
+            total, heads = RemoteResult(), {}
+            for segment in segments():
+                ops = list(segment)
+                if not ops:
+                    continue
+                verify_segment(FeedHead(ops[0].seq - 1, ops[0].prev), ops)
+                result = self._writer.remote(ops)
+                if result.fork is not None:
+                    raise ForkError(result.fork)
+                total.applied += result.applied
+                total.waiting += result.waiting
+                total.invalid += result.invalid
+                total.duplicates += result.duplicates
+                if result.head is not None and (result.applied or result.waiting or result.invalid):
+                    heads[ops[0].feed] = result.head
+            return total, heads
+
+        total, heads = await self._writer.submit(run, done=self._changed_any)
+        if heads:
+            self._advanced(heads)
+        return total  # type: ignore[no-any-return]
 
     async def apply_bytes(self, segment: bytes) -> RemoteResult:
         """Decode, verify and apply an encoded segment (as received from a peer or a bundle)."""
