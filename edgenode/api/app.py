@@ -18,6 +18,8 @@ from .routes import (
     files,
     hooks,
     openapi,
+    playbook_runs,
+    playbooks,
     posts,
     preferences,
     reactions,
@@ -32,7 +34,7 @@ from .routes import (
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-                 websocket, openapi, status]
+                 websocket, openapi, status, playbooks, playbook_runs]
 
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:

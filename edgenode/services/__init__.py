@@ -14,6 +14,9 @@ from .files import FileService
 from .membership import Memberships
 from .outgoing import OutgoingDispatcher, OutgoingHookService
 from .peer_events import PeerEvents
+from .playbook_checklists import ChecklistService
+from .playbook_runs import RunService
+from .playbooks import PlaybookService
 from .posts import PostService
 from .preferences import PreferenceService
 from .reactions import ReactionService
@@ -52,6 +55,9 @@ class Services:
     preferences: PreferenceService
     unreads: UnreadService
     peer_events: PeerEvents  # started and stopped by the composition root
+    playbooks: PlaybookService
+    runs: RunService
+    checklists: ChecklistService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -74,6 +80,9 @@ class Services:
         commands = CommandService(ctx, access, channels, members, posts, poster, audit)
         commands.search = search
         peer_events = PeerEvents(ctx, posts, channels)
+        playbooks = PlaybookService(ctx, members)
+        runs = RunService(ctx, members, channels, posts, playbooks)
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
-                   preferences=preferences, unreads=unreads, peer_events=peer_events,
+                   preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
+                   checklists=ChecklistService(ctx, members, runs),
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

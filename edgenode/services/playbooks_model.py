@@ -9,8 +9,10 @@ newest first by (create_at, id); so every replica holding the same ops shows the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+from .models import Record
 
 __all__ = [
     "FINISHED", "IN_PROGRESS", "ITEM_STATES", "MAX_ITEMS_PER_CHECKLIST", "MAX_CHECKLISTS", "MAX_METRICS", "MAX_TEXT",
@@ -19,7 +21,8 @@ __all__ = [
     "timeline_json", "value",
 ]
 
-Row = Mapping[str, Any]
+Row = Record
+"""A store row (sqlite3.Row) or a dict built from a Replica's entity."""
 
 IN_PROGRESS = "InProgress"
 FINISHED = "Finished"
@@ -71,7 +74,7 @@ def metric_key(run_id: str, metric_id: str) -> str:
 
 def value(row: Row, name: str, default: Any = None) -> Any:
     """A JSON column as a Python value, whether the row holds text (the store) or the value (a Replica)."""
-    raw = row.get(name) if isinstance(row, dict) else row[name]
+    raw = _get(row, name)
     if raw is None or raw == "":
         return default
     if isinstance(raw, str):

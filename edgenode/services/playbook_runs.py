@@ -1,0 +1,400 @@
+"""Playbook runs: start, read, list, patch, owner, status updates, finish, restore, retrospective.
+
+Who may see a run (the plugin's RunView): its owner, its participants, anyone who may view its
+playbook, and system admins. Who may change it (RunManageProperties): its owner and participants,
+and system admins. A run's data live in its own feed scope (`run:<id>`).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from crdt import Op, Update, keys_between
+from edgenode.ids import is_valid_id, new_id
+
+from .channels import ChannelService
+from .context import Context
+from .errors import BadRequest
+from .events import Broadcast, Event
+from .membership import Memberships
+from .playbooks import MEMBER, PlaybookService, not_authorized, text
+from .playbooks_model import (
+    FINISHED, IN_PROGRESS, MAX_TEXT, MAX_TITLE, RUN_SETTINGS, run_json, run_scope, status_update_json, value,
+)
+from .playbooks_ops import (
+    finish_ops, new_run_ops, owner_ops, participant_ops, restore_ops, retrospective_ops, status_update_ops,
+)
+from .posts import PostService
+from .users import Session
+
+__all__ = ["RunService", "run_updated_event"]
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+_SORTS = {"create_at": "create_at", "id": "id", "name": "name", "owner_user_id": "owner_user_id",
+          "team_id": "team_id", "end_at": "end_at", "last_status_update_at": "last_status_update_at"}
+
+
+def run_updated_event(run: dict[str, Any], *, from_peer: bool = False) -> Event:
+    """The plugin's websocket event for a changed run, to the run's channel (its participants are in it)."""
+    import json
+    return Event("custom_playbooks_playbook_run_updated", {"payload": json.dumps(run)},
+                 Broadcast(channel_id=run["channel_id"]), from_peer)
+
+
+class RunService:
+    def __init__(self, ctx: Context, members: Memberships, channels: ChannelService, posts: PostService,
+                 playbooks: PlaybookService):
+        self._ctx = ctx
+        self._members = members
+        self._channels = channels
+        self._posts = posts
+        self._playbooks = playbooks
+        self.rng = random.Random()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def row(self, run_id: str) -> sqlite3.Row:
+        row = await self._ctx.store.fetchone("SELECT * FROM runs WHERE id = ? AND _deleted = 0", (run_id,)) \
+            if is_valid_id(run_id) else None
+        if row is None:
+            raise not_authorized()
+        return row
+
+    async def participants(self, run_id: str) -> list[str]:
+        return [r[0] for r in await self._ctx.store.fetchall(
+            "SELECT user_id FROM run_participants WHERE run_id = ? ORDER BY user_id", (run_id,))]
+
+    async def can_view(self, row: sqlite3.Row, actor: Session) -> bool:
+        if actor.is_system_admin or row["owner_user_id"] == actor.user_id:
+            return True
+        if actor.user_id in await self.participants(row["id"]):
+            return True
+        if row["playbook_id"]:
+            playbook = await self._ctx.store.fetchone("SELECT * FROM playbooks WHERE id = ?", (row["playbook_id"],))
+            return playbook is not None and MEMBER in await self._playbooks.roles(playbook, actor)
+        return await self._members.is_channel_member(row["channel_id"], actor.user_id)
+
+    async def viewable(self, run_id: str, actor: Session) -> sqlite3.Row:
+        row = await self.row(run_id)
+        if not await self.can_view(row, actor):
+            raise not_authorized()
+        return row
+
+    async def modifiable(self, run_id: str, actor: Session, *, unfinished: bool = False) -> sqlite3.Row:
+        row = await self.row(run_id)
+        if not (actor.is_system_admin or row["owner_user_id"] == actor.user_id
+                or actor.user_id in await self.participants(run_id)):
+            raise not_authorized()
+        if unfinished and row["current_status"] == FINISHED:
+            raise BadRequest("cannot modify a finished run")
+        return row
+
+    async def to_json(self, run_id: str) -> dict[str, Any]:
+        async with self._ctx.store.reader() as db:
+            async def rows(sql: str) -> list[sqlite3.Row]:
+                cursor = await db.execute(sql, (run_id,))
+                return list(await cursor.fetchall())
+            (run,) = await rows("SELECT * FROM runs WHERE id = ?")
+            return run_json(
+                run, await rows("SELECT * FROM checklists WHERE run_id = ? AND _deleted = 0"),
+                await rows("SELECT * FROM checklist_items WHERE run_id = ? AND _deleted = 0"),
+                [r[0] for r in await rows("SELECT user_id FROM run_participants WHERE run_id = ?")],
+                await rows("SELECT * FROM timeline_events WHERE run_id = ? AND _deleted = 0"),
+                await rows("SELECT * FROM run_status_updates WHERE run_id = ? AND _deleted = 0"),
+                await rows("SELECT * FROM run_metrics WHERE run_id = ? AND _deleted = 0"))
+
+    async def get(self, run_id: str, actor: Session) -> dict[str, Any]:
+        await self.viewable(run_id, actor)
+        return await self.to_json(run_id)
+
+    async def metadata(self, run_id: str, actor: Session) -> dict[str, Any]:
+        row = await self.viewable(run_id, actor)
+        channel = await self._ctx.store.fetchone("SELECT name, display_name FROM channels WHERE id = ?", (row["channel_id"],))
+        team = await self._ctx.store.fetchone("SELECT name FROM teams WHERE id = ?", (row["team_id"],))
+        return {"channel_name": channel["name"] if channel else "", "channel_display_name":
+                channel["display_name"] if channel else "", "team_name": team["name"] if team else "",
+                "num_participants": len(await self.participants(run_id)), "total_posts": 0, "followers": []}
+
+    async def by_channel(self, channel_id: str, actor: Session) -> dict[str, Any]:
+        rows = await self._ctx.store.fetchall(
+            "SELECT * FROM runs WHERE channel_id = ? AND _deleted = 0 ORDER BY create_at DESC, id", (channel_id,))
+        for row in rows:
+            if await self.can_view(row, actor):
+                return await self.to_json(row["id"])
+        raise not_authorized()
+
+    async def listing(self, actor: Session, filters: dict[str, Any], page: int, per_page: int) -> dict[str, Any]:
+        """GET /runs with the plugin's filters; only runs the caller may see are counted."""
+        sort = filters.get("sort") or "create_at"
+        direction = (filters.get("direction") or "desc").lower()
+        if sort not in _SORTS or direction not in ("asc", "desc"):
+            raise BadRequest("bad parameter 'sort' or 'direction'")
+        where, params = ["_deleted = 0"], []
+        for name in ("team_id", "owner_user_id", "playbook_id", "channel_id"):
+            if filters.get(name):
+                where.append(f"{name} = ?")
+                params.append(filters[name])
+        statuses = [s for s in filters.get("statuses") or [] if s]
+        if statuses:
+            if not all(s in (IN_PROGRESS, FINISHED) for s in statuses):
+                raise BadRequest("bad parameter 'statuses'")
+            where.append(f"current_status IN ({','.join('?' * len(statuses))})")
+            params += statuses
+        if filters.get("search_term"):
+            where.append("instr(lower(name), lower(?)) > 0")
+            params.append(filters["search_term"])
+        for name in ("participant_id", "participant_or_follower_id"):
+            if filters.get(name):
+                where.append("id IN (SELECT run_id FROM run_participants WHERE user_id = ?)")
+                params.append(filters[name])
+        rows = await self._ctx.store.fetchall(
+            f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY {_SORTS[sort]} {direction}, id", params)
+        visible = [r for r in rows if await self.can_view(r, actor)]
+        items = [await self.to_json(r["id"]) for r in visible[page * per_page:(page + 1) * per_page]]
+        total = len(visible)
+        return {"total_count": total, "page_count": -(-total // per_page), "per_page": per_page,
+                "has_more": (page + 1) * per_page < total, "items": items}
+
+    async def status_updates(self, run_id: str, actor: Session) -> list[dict[str, Any]]:
+        await self.viewable(run_id, actor)
+        rows = await self._ctx.store.fetchall(
+            "SELECT s.*, u.username FROM run_status_updates s LEFT JOIN users u ON u.id = s.user_id "
+            "WHERE s.run_id = ? AND s._deleted = 0 ORDER BY s.create_at DESC, s.post_id DESC", (run_id,))
+        return [status_update_json(r, r["username"] or "") for r in rows]
+
+    # -- starting ----------------------------------------------------------------------------
+
+    async def create(self, body: dict[str, Any], actor: Session) -> dict[str, Any]:
+        name = text(body, "name", MAX_TITLE, required=True).strip()
+        summary = text(body, "summary", MAX_TEXT)
+        playbook: sqlite3.Row | None = None
+        if body.get("playbook_id"):
+            playbook = await self._playbooks.viewable(str(body["playbook_id"]), actor)
+            if int(playbook["delete_at"] or 0):
+                raise BadRequest("playbook is archived, cannot create a new run using an archived playbook")
+        channel_id, team_id = body.get("channel_id") or "", body.get("team_id") or ""
+        if channel_id:
+            channel = await self._channels.readable(str(channel_id), actor)
+            if not await self._members.is_channel_member(channel["id"], actor.user_id):
+                raise not_authorized()
+            if team_id and team_id != channel["team_id"]:
+                raise BadRequest("channel_id belongs to another team")
+            team_id = channel["team_id"]
+        if not is_valid_id(team_id):
+            raise BadRequest("must provide team_id or channel_id to create a playbook run")
+        if playbook is not None and playbook["team_id"] != team_id:
+            raise BadRequest("the playbook belongs to another team")
+        if not actor.is_system_admin and not await self._members.is_team_member(team_id, actor.user_id):
+            raise not_authorized()
+        owner = body.get("owner_user_id") or actor.user_id
+        if not is_valid_id(owner) or not await self._members.is_team_member(team_id, owner):
+            raise BadRequest("owner_user_id must be a member of the run's team")
+        settings = self._settings(playbook)
+        public = body.get("create_public_run")
+        if public is None:
+            public = bool(playbook["create_public_playbook_run"]) if playbook is not None else False
+        if not isinstance(public, bool):
+            raise BadRequest("invalid create_public_run")
+        post_id = body.get("post_id") or ""
+        if post_id and not is_valid_id(post_id):
+            raise BadRequest("invalid post_id")
+        run_id = new_id()
+        if not channel_id:
+            channel_id = await self._new_channel(run_id, name, team_id, public, playbook, actor)
+        invited = [u for u in settings["invited_user_ids"] if is_valid_id(u)]
+        for user_id in dict.fromkeys([owner, *invited]):
+            if user_id != actor.user_id and await self._members.is_team_member(team_id, user_id):
+                await self._channels.add_member(channel_id, user_id, actor)
+        now = self._ctx.now_ms()
+        fields = {
+            "playbook_id": playbook["id"] if playbook is not None else "", "team_id": team_id, "channel_id": channel_id,
+            "post_id": post_id, "type": "playbook" if playbook is not None else "channelChecklist", "name": name,
+            "summary": summary or (value(playbook, "settings", {}).get("run_summary_template", "")
+                                   if playbook is not None else ""),
+            "summary_modified_at": 0, "owner_user_id": owner, "reporter_user_id": actor.user_id,
+            "last_status_update_at": 0, "retrospective": value(playbook, "settings", {}).get("retrospective_template", "")
+            if playbook is not None else "", "retrospective_published_at": 0, "retrospective_was_canceled": False,
+            "reminder_timer_default_seconds": int(playbook["reminder_timer_default_seconds"] or 0) if playbook else 0,
+            "status_update_enabled": value(playbook, "settings", {}).get("status_update_enabled", True)
+            if playbook is not None else True,
+            "retrospective_enabled": value(playbook, "settings", {}).get("retrospective_enabled", True)
+            if playbook is not None else False,
+            "broadcast_channel_ids": value(playbook, "settings", {}).get("broadcast_channel_ids", [])
+            if playbook is not None else [],
+            "webhook_on_status_update_urls": value(playbook, "settings", {}).get("webhook_on_status_update_urls", [])
+            if playbook is not None else [],
+            "settings": settings,
+        }
+        checklists = self._copied_checklists(value(playbook, "checklists", []) if playbook is not None else [], now)
+        participants = [actor.user_id, owner, *invited]
+        await self._ctx.store.write(run_scope(run_id), new_run_ops(run_id, fields, checklists, participants, now,
+                                                                   new_id(), actor.user_id))
+        run = await self.to_json(run_id)
+        await self._announce(run, playbook, actor)
+        self._ctx.events.publish(run_updated_event(run))
+        return run
+
+    @staticmethod
+    def _settings(playbook: sqlite3.Row | None) -> dict[str, Any]:
+        if playbook is None:
+            return dict(RUN_SETTINGS)
+        source = {**value(playbook, "settings", {}), "default_owner_id": playbook["default_owner_id"] or ""}
+        settings = {name: source.get(name, default) for name, default in RUN_SETTINGS.items()}
+        if not source.get("invite_users_enabled"):
+            settings["invited_user_ids"] = []
+        return settings
+
+    def _copied_checklists(self, template: Sequence[Any], start: int) -> list[tuple[str, str, str, list[tuple[str, str, dict[str, Any]]]]]:
+        """The playbook's checklists for a new run: fresh ids and positions, due dates made absolute."""
+        lists = [c for c in template if isinstance(c, dict)]
+        out = []
+        for checklist, position in zip(lists, keys_between(None, None, len(lists), self.rng)):
+            items = [i for i in checklist.get("items") or [] if isinstance(i, dict)]
+            copied = []
+            for item, item_position in zip(items, keys_between(None, None, len(items), self.rng)):
+                due = int(item.get("due_date") or 0)
+                copied.append((new_id(), item_position, {
+                    "title": str(item.get("title") or ""), "description": str(item.get("description") or ""),
+                    "command": str(item.get("command") or ""), "assignee_id": str(item.get("assignee_id") or ""),
+                    "due_date": start + due if due else 0, "task_actions": item.get("task_actions") or []}))
+            out.append((new_id(), position, str(checklist.get("title") or ""), copied))
+        return out
+
+    async def _new_channel(self, run_id: str, name: str, team_id: str, public: bool, playbook: sqlite3.Row | None,
+                           actor: Session) -> str:
+        template = (playbook["channel_name_template"] or "") if playbook is not None else ""
+        display = (template.replace("{{.Name}}", name) if template else name)[:64].strip() or "run"
+        slug = _SLUG.sub("-", display.lower()).strip("-")[:50] or "run"
+        channel = await self._channels.create({"team_id": team_id, "type": "O" if public else "P",
+                                               "name": f"{slug}-{run_id[:8]}", "display_name": display}, actor)
+        return str(channel["id"])
+
+    async def _announce(self, run: dict[str, Any], playbook: sqlite3.Row | None, actor: Session) -> None:
+        """The run's start in its channel, and in the playbook's broadcast channels when enabled."""
+        message = f"@{await self._username(actor.user_id)} started the run **{run['name']}**"
+        await self._posts.create({"channel_id": run["channel_id"], "message": message, "type": "custom_run_start",
+                                  "props": {"playbook_run_id": run["id"]}}, actor, check_membership=False)
+        if playbook is not None and value(playbook, "settings", {}).get("broadcast_enabled"):
+            for channel_id in run["broadcast_channel_ids"]:
+                if await self._members.is_channel_member(channel_id, actor.user_id):
+                    await self._posts.create({"channel_id": channel_id, "message": message}, actor)
+
+    async def _username(self, user_id: str) -> str:
+        row = await self._ctx.store.fetchone("SELECT username FROM users WHERE id = ?", (user_id,))
+        return str(row["username"]) if row is not None else ""
+
+    # -- changing ----------------------------------------------------------------------------
+
+    async def write(self, run_id: str, ops: list[Op]) -> dict[str, Any]:
+        await self._ctx.store.write(run_scope(run_id), ops)
+        run = await self.to_json(run_id)
+        self._ctx.events.publish(run_updated_event(run))
+        return run
+
+    async def patch(self, run_id: str, body: dict[str, Any], actor: Session) -> dict[str, Any]:
+        await self.modifiable(run_id, actor)
+        now = self._ctx.now_ms()
+        fields: dict[str, Any] = {}
+        if "name" in body:
+            fields["name"] = text(body, "name", MAX_TITLE, required=True).strip()
+        if "summary" in body:
+            fields["summary"] = text(body, "summary", MAX_TEXT)
+            fields["summary_modified_at"] = now
+        if not fields:
+            return await self.to_json(run_id)
+        return await self.write(run_id, [Update("run", run_id, {**fields, "update_at": now})])
+
+    async def change_owner(self, run_id: str, owner_id: object, actor: Session) -> None:
+        row = await self.modifiable(run_id, actor)
+        if not is_valid_id(owner_id) or not await self._members.is_team_member(row["team_id"], str(owner_id)):
+            raise BadRequest("owner_id must be a member of the run's team")
+        assert isinstance(owner_id, str)
+        if owner_id != row["owner_user_id"]:
+            await self.write(run_id, owner_ops(run_id, owner_id, actor.user_id, self._ctx.now_ms(), new_id()))
+
+    async def add_participants(self, run_id: str, user_ids: object, actor: Session) -> None:
+        row = await self.modifiable(run_id, actor)
+        if not isinstance(user_ids, list) or not all(is_valid_id(u) for u in user_ids) or len(user_ids) > 1000:
+            raise BadRequest("invalid user_ids")
+        for user_id in user_ids:
+            if not await self._members.is_team_member(row["team_id"], user_id):
+                raise BadRequest("a participant must be a member of the run's team")
+        new = [u for u in dict.fromkeys(user_ids) if u not in await self.participants(run_id)]
+        if new:
+            await self.write(run_id, participant_ops(run_id, new, self._ctx.now_ms(), new_id(), actor.user_id))
+
+    async def status_update(self, run_id: str, body: dict[str, Any], actor: Session) -> None:
+        row = await self.modifiable(run_id, actor)
+        message = text(body, "message", MAX_TEXT)
+        if not message.strip():
+            raise BadRequest("message must not be empty")
+        finish = body.get("finish_run", False)
+        reminder = body.get("reminder", 0)
+        if not isinstance(finish, bool) or not isinstance(reminder, int) or isinstance(reminder, bool):
+            raise BadRequest("invalid reminder or finish_run")
+        if reminder <= 0 and not finish:
+            raise BadRequest("the reminder must be set and not 0")
+        post = await self._posts.create({"channel_id": row["channel_id"], "message": message, "type": "custom_run_update",
+                                         "props": {"playbook_run_id": run_id}}, actor, check_membership=False)
+        now = self._ctx.now_ms()
+        ops = status_update_ops(run_id, post["id"], message, actor.user_id, now, max(reminder, 0), new_id())
+        if finish and row["current_status"] != FINISHED:
+            ops += finish_ops(run_id, actor.user_id, now, new_id())
+        await self.write(run_id, ops)
+
+    async def finish(self, run_id: str, actor: Session) -> None:
+        row = await self._owner_group_check(run_id, actor)
+        if row["current_status"] != FINISHED:
+            await self.write(run_id, finish_ops(run_id, actor.user_id, self._ctx.now_ms(), new_id()))
+            await self._posts.create({"channel_id": row["channel_id"], "type": "custom_run_finished",
+                                      "message": f"@{await self._username(actor.user_id)} marked **{row['name']}** "
+                                                 "as finished.", "props": {"playbook_run_id": run_id}},
+                                     actor, check_membership=False)
+
+    async def restore(self, run_id: str, actor: Session) -> None:
+        row = await self._owner_group_check(run_id, actor)
+        if row["current_status"] == FINISHED:
+            await self.write(run_id, restore_ops(run_id, actor.user_id, self._ctx.now_ms(), new_id()))
+
+    async def _owner_group_check(self, run_id: str, actor: Session) -> sqlite3.Row:
+        row = await self.modifiable(run_id, actor)
+        if value(row, "settings", {}).get("owner_group_only_actions") and not (
+                actor.is_system_admin or row["owner_user_id"] == actor.user_id):
+            raise not_authorized()
+        return row
+
+    async def retrospective(self, run_id: str, body: dict[str, Any], actor: Session, *, publish: bool) -> None:
+        row = await self.modifiable(run_id, actor)
+        retro = text(body, "retrospective", MAX_TEXT)
+        metrics = await self._metric_values(row, body.get("metrics"))
+        if publish and int(row["retrospective_published_at"] or 0) and not row["retrospective_was_canceled"]:
+            raise BadRequest("retrospective is already published")
+        ops = retrospective_ops(run_id, retro, metrics, self._ctx.now_ms(), publish=publish, user_id=actor.user_id,
+                                event_id=new_id())
+        await self.write(run_id, ops)
+        if publish:
+            await self._posts.create({"channel_id": row["channel_id"], "type": "custom_retro",
+                                      "message": f"### Retrospective\n{retro}"[:MAX_TEXT],
+                                      "props": {"playbook_run_id": run_id}}, actor, check_membership=False)
+
+    async def _metric_values(self, row: sqlite3.Row, raw: object) -> list[tuple[str, int | None]]:
+        """Values for the playbook's metrics (at most 4, each id one of the playbook's)."""
+        if raw is None:
+            return []
+        playbook = await self._ctx.store.fetchone("SELECT metrics FROM playbooks WHERE id = ?", (row["playbook_id"],))
+        known = {m.get("id") for m in value(playbook, "metrics", []) if isinstance(m, dict)} if playbook else set()
+        if not isinstance(raw, list) or len(raw) > 4:
+            raise BadRequest("invalid metrics: at most 4 values")
+        out: list[tuple[str, int | None]] = []
+        for entry in raw:
+            if not isinstance(entry, dict) or entry.get("metric_config_id") not in known:
+                raise BadRequest("invalid metric: metric_config_id is not one of the playbook's metrics")
+            amount = entry.get("value")
+            if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
+                raise BadRequest("invalid metric value: a non-negative integer or null")
+            out.append((str(entry["metric_config_id"]), amount))
+        return out
