@@ -15,6 +15,7 @@ from .membership import Memberships
 from .outgoing import OutgoingDispatcher, OutgoingHookService
 from .peer_events import PeerEvents
 from .playbook_checklists import ChecklistService
+from .playbook_commands import PLAYBOOK_TRIGGER, KeywordWatcher, PlaybookCommand
 from .playbook_runs import RunService
 from .playbooks import PlaybookService
 from .posts import PostService
@@ -58,6 +59,7 @@ class Services:
     playbooks: PlaybookService
     runs: RunService
     checklists: ChecklistService
+    playbook_keywords: KeywordWatcher  # started and stopped by the composition root
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -82,7 +84,9 @@ class Services:
         peer_events = PeerEvents(ctx, posts, channels)
         playbooks = PlaybookService(ctx, members)
         runs = RunService(ctx, members, channels, posts, playbooks)
+        checklists = ChecklistService(ctx, members, runs)
+        commands.plugins[PLAYBOOK_TRIGGER] = PlaybookCommand(ctx, playbooks, runs, checklists).run
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
                    preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
-                   checklists=ChecklistService(ctx, members, runs),
+                   checklists=checklists, playbook_keywords=KeywordWatcher(ctx, playbooks, runs),
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)
