@@ -86,6 +86,7 @@ class Services:
         runs = RunService(ctx, members, channels, posts, playbooks)
         checklists = ChecklistService(ctx, members, runs)
         commands.plugins[PLAYBOOK_TRIGGER] = PlaybookCommand(ctx, playbooks, runs, checklists).run
+        peer_events.scope_events["run"] = runs.peer_events
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
                    preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
                    checklists=checklists, playbook_keywords=KeywordWatcher(ctx, playbooks, runs),

@@ -7,6 +7,7 @@ and system admins. A run's data live in its own feed scope (`run:<id>`).
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sqlite3
@@ -31,18 +32,23 @@ from .playbooks_ops import (
 from .posts import PostService
 from .users import Session
 
-__all__ = ["RunService", "run_updated_event"]
+__all__ = ["RUN_UPDATED", "RunService", "run_updated_events"]
+
+RUN_UPDATED = "custom_playbooks_playbook_run_updated"
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _SORTS = {"create_at": "create_at", "id": "id", "name": "name", "owner_user_id": "owner_user_id",
           "team_id": "team_id", "end_at": "end_at", "last_status_update_at": "last_status_update_at"}
 
 
-def run_updated_event(run: dict[str, Any], *, from_peer: bool = False) -> Event:
-    """The plugin's websocket event for a changed run, to the run's channel (its participants are in it)."""
-    import json
-    return Event("custom_playbooks_playbook_run_updated", {"payload": json.dumps(run)},
-                 Broadcast(channel_id=run["channel_id"]), from_peer)
+def run_updated_events(run: dict[str, Any], public: bool, *, from_peer: bool = False) -> list[Event]:
+    """The plugin's websocket event for a changed run: to the team when its playbook is public (every
+    member may view it), else to its owner and each participant only."""
+    data = {"payload": json.dumps(run)}
+    if public:
+        return [Event(RUN_UPDATED, data, Broadcast(team_id=run["team_id"]), from_peer)]
+    users = sorted({run["owner_user_id"], *run["participant_ids"]} - {""})
+    return [Event(RUN_UPDATED, data, Broadcast(user_id=u), from_peer) for u in users]
 
 
 class RunService:
@@ -235,7 +241,7 @@ class RunService:
                                                                    new_id(), actor.user_id))
         run = await self.to_json(run_id)
         await self._announce(run, playbook, actor)
-        self._ctx.events.publish(run_updated_event(run))
+        await self.publish(run)
         return run
 
     @staticmethod
@@ -292,8 +298,22 @@ class RunService:
     async def write(self, run_id: str, ops: list[Op]) -> dict[str, Any]:
         await self._ctx.store.write(run_scope(run_id), ops)
         run = await self.to_json(run_id)
-        self._ctx.events.publish(run_updated_event(run))
+        await self.publish(run)
         return run
+
+    async def publish(self, run: dict[str, Any]) -> None:
+        for event in await self._events(run):
+            self._ctx.events.publish(event)
+
+    async def _events(self, run: dict[str, Any], *, from_peer: bool = False) -> list[Event]:
+        playbook = await self._ctx.store.fetchone("SELECT public FROM playbooks WHERE id = ?", (run["playbook_id"],))
+        return run_updated_events(run, bool(playbook and playbook["public"]), from_peer=from_peer)
+
+    async def peer_events(self, run_id: str, ops: Sequence[Op]) -> list[Event]:
+        """For PeerEvents: a run's feed advanced with ops from a peer; one event for the run as it now is."""
+        if await self._ctx.store.fetchone("SELECT 1 FROM runs WHERE id = ? AND _deleted = 0", (run_id,)) is None:
+            return []  # its creation has not arrived: the client loads it when it does
+        return await self._events(await self.to_json(run_id), from_peer=True)
 
     async def patch(self, run_id: str, body: dict[str, Any], actor: Session) -> dict[str, Any]:
         await self.modifiable(run_id, actor)

@@ -2,7 +2,7 @@
 
 The same functions read the store's rows (JSON as text, booleans as 0/1) and crdt.Replica's entities
 (Python values), so the convergence tests compare exactly what the API serves. Order is a function of
-the rows: checklists and items by (position, id), timeline events by (event_at, id), status updates
+the rows: checklists and items by (position, id), timeline events by (event_at, stamp, id), status updates
 newest first by (create_at, id); so every replica holding the same ops shows the same run.
 """
 
@@ -161,7 +161,9 @@ def run_json(run: Row, checklists: Iterable[Row], items: Iterable[Row], particip
     settings = {**RUN_SETTINGS, **(settings if isinstance(settings, dict) else {})}
     all_items = [i for c in lists for i in c["items"]]
     updates = sorted(status_updates, key=lambda r: (_int(r, "create_at"), _str(r, "post_id")))
-    events = sorted(timeline, key=lambda r: (_int(r, "event_at"), _str(r, "id")))
+    # events of one edit share a millisecond: then the order their ops were stamped in (the Create's
+    # stamp, `_stamp`, the same on every node) keeps e.g. "status_updated" before "run_finished"
+    events = sorted(timeline, key=lambda r: (_int(r, "event_at"), _get(r, "_stamp") or b"", _str(r, "id")))
     broadcast = value(run, "broadcast_channel_ids", [])
     hooks = value(run, "webhook_on_status_update_urls", [])
     return {

@@ -34,7 +34,8 @@ def view(replica: Replica) -> dict[str, Any]:
     rows: dict[str, list[dict[str, Any]]] = {}
     for ref, fields in visible["entities"].items():
         kind, _, id_ = ref.partition("/")
-        rows.setdefault(kind, []).append({"id": id_, **fields})
+        created = replica.entities[(kind, id_)].fields.get("create_at")  # immutable: its stamp is the Create's
+        rows.setdefault(kind, []).append({"id": id_, **fields, "_stamp": created.stamp.pack() if created else None})
     (run,) = rows["run"]
     return run_json(run, rows.get("checklist", []), rows.get("checklist_item", []),
                     visible["sets"].get(f"run.participants/{RUN}", []), rows.get("timeline_event", []),

@@ -3,6 +3,7 @@ the identical run and timeline, and every change made on either side is kept."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,14 @@ async def test_edits_made_apart_all_survive_and_both_nodes_show_the_same_run(tmp
         await _do(a, "POST", f"/runs/{rid}/checklists/0/add", "alice", 201, json={"title": "Added on A"})
         await _do(a, "PUT", f"/runs/{rid}/finish", "alice")
         await _do(b, "POST", f"/runs/{rid}/status", "bob", json={"message": "late from B", "reminder": 600})
-        await reconcile_pair(a.node.store, b.node.store)  # heal
+        with b.node.services.ctx.events.subscribe(a.ids["alice"]) as heard_on_b:
+            await reconcile_pair(a.node.store, b.node.store)  # heal
+            await b.node.services.peer_events.drain()
+        # a client on B hears of the run's changes made on A (one event per feed that advanced)
+        heard = [e for e in (heard_on_b.get_nowait() for _ in range(heard_on_b.qsize()))
+                 if e.event == "custom_playbooks_playbook_run_updated"]
+        assert heard and all(e.from_peer for e in heard)
+        assert json.loads(heard[-1].data["payload"])["current_status"] == "Finished"
         on_a, on_b = await _run(a, rid), await _run(b, rid)
         assert on_a == on_b
         triage, resolve = on_a["checklists"]
