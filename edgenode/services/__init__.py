@@ -16,6 +16,7 @@ from .outgoing import OutgoingDispatcher, OutgoingHookService
 from .peer_events import PeerEvents
 from .playbook_checklists import ChecklistService
 from .playbook_commands import PLAYBOOK_TRIGGER, KeywordWatcher, PlaybookCommand
+from .playbook_notify import PlaybookNotifier
 from .playbook_runs import RunService
 from .playbooks import PlaybookService
 from .posts import PostService
@@ -60,6 +61,7 @@ class Services:
     runs: RunService
     checklists: ChecklistService
     playbook_keywords: KeywordWatcher  # started and stopped by the composition root
+    playbook_notifier: PlaybookNotifier  # started and stopped by the composition root
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -83,11 +85,13 @@ class Services:
         commands.search = search
         peer_events = PeerEvents(ctx, posts, channels)
         playbooks = PlaybookService(ctx, members)
-        runs = RunService(ctx, members, channels, posts, playbooks)
+        notifier = PlaybookNotifier(ctx, posts)
+        runs = RunService(ctx, members, channels, posts, playbooks, notifier)
         checklists = ChecklistService(ctx, members, runs)
         commands.plugins[PLAYBOOK_TRIGGER] = PlaybookCommand(ctx, playbooks, runs, checklists).run
         peer_events.scope_events["run"] = runs.peer_events
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
                    preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
                    checklists=checklists, playbook_keywords=KeywordWatcher(ctx, playbooks, runs),
+                   playbook_notifier=notifier,
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

@@ -29,6 +29,7 @@ from .playbooks_model import (
 from .playbooks_ops import (
     finish_ops, new_run_ops, owner_ops, participant_ops, restore_ops, retrospective_ops, status_update_ops,
 )
+from .playbook_notify import PlaybookNotifier
 from .posts import PostService
 from .users import Session
 
@@ -53,8 +54,9 @@ def run_updated_events(run: dict[str, Any], public: bool, *, from_peer: bool = F
 
 class RunService:
     def __init__(self, ctx: Context, members: Memberships, channels: ChannelService, posts: PostService,
-                 playbooks: PlaybookService):
+                 playbooks: PlaybookService, notifier: PlaybookNotifier):
         self._ctx = ctx
+        self._notifier = notifier
         self._members = members
         self._channels = channels
         self._posts = posts
@@ -242,6 +244,8 @@ class RunService:
         run = await self.to_json(run_id)
         await self._announce(run, playbook, actor)
         await self.publish(run)
+        if playbook is not None and value(playbook, "settings", {}).get("webhook_on_creation_enabled"):
+            self._notifier.fire(run["webhook_on_creation_urls"], run)
         return run
 
     @staticmethod
@@ -250,6 +254,8 @@ class RunService:
             return dict(RUN_SETTINGS)
         source = {**value(playbook, "settings", {}), "default_owner_id": playbook["default_owner_id"] or ""}
         settings = {name: source.get(name, default) for name, default in RUN_SETTINGS.items()}
+        settings["status_update_broadcast_channels_enabled"] = bool(source.get("broadcast_enabled"))
+        settings["status_update_broadcast_webhooks_enabled"] = bool(source.get("webhook_on_status_update_enabled"))
         if not source.get("invite_users_enabled"):
             settings["invited_user_ids"] = []
         return settings
@@ -364,7 +370,14 @@ class RunService:
         ops = status_update_ops(run_id, post["id"], message, actor.user_id, now, max(reminder, 0), new_id())
         if finish and row["current_status"] != FINISHED:
             ops += finish_ops(run_id, actor.user_id, now, new_id())
-        await self.write(run_id, ops)
+        run = await self.write(run_id, ops)
+        if run["status_update_broadcast_channels_enabled"]:
+            for channel_id in run["broadcast_channel_ids"]:
+                if await self._members.is_channel_member(channel_id, actor.user_id):
+                    await self._posts.create({"channel_id": channel_id, "message": message, "type": "custom_run_update",
+                                              "props": {"playbook_run_id": run_id}}, actor)
+        if run["status_update_broadcast_webhooks_enabled"]:
+            self._notifier.fire(run["webhook_on_status_update_urls"], run)
 
     async def finish(self, run_id: str, actor: Session) -> None:
         row = await self._owner_group_check(run_id, actor)
