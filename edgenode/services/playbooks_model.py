@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 Row = Record
-"""A store row (sqlite3.Row) or a dict built from a Replica's entity."""
+"""A store row (sqlite3.Row), or a dict built from a Replica's entity with every declared column."""
 
 IN_PROGRESS = "InProgress"
 FINISHED = "Finished"
@@ -109,19 +109,23 @@ def _bool(row: Row, name: str, default: bool = False) -> bool:
 
 def ordered(rows: Iterable[Row], key: str = "position") -> list[Row]:
     """Rows sorted by (key, id): the order every replica shows."""
-    return sorted(rows, key=lambda r: (_str(r, key), _str(r, "id")))
+    return sorted(rows, key=lambda r: (r[key] or "", r["id"]))
 
 
 def item_json(row: Row) -> dict[str, Any]:
-    actions = value(row, "task_actions", [])
+    # The hot path of a run's JSON (a run may hold thousands of items): direct column reads. The
+    # schema guarantees each column holds its type or NULL (validated per op), so `or` gives defaults.
+    actions = row["task_actions"]
+    if actions is not None and actions != "[]" and not isinstance(actions, list):
+        actions = value(row, "task_actions", [])
     return {
-        "id": _str(row, "id"), "title": _str(row, "title"), "description": _str(row, "description"),
-        "state": _str(row, "state"), "state_modified": _int(row, "state_modified"),
-        "assignee_id": _str(row, "assignee_id"), "assignee_type": _str(row, "assignee_type"),
-        "assignee_modified": _int(row, "assignee_modified"), "command": _str(row, "command"),
-        "command_last_run": _int(row, "command_last_run"), "due_date": _int(row, "due_date"),
+        "id": row["id"], "title": row["title"] or "", "description": row["description"] or "",
+        "state": row["state"] or "", "state_modified": row["state_modified"] or 0,
+        "assignee_id": row["assignee_id"] or "", "assignee_type": row["assignee_type"] or "",
+        "assignee_modified": row["assignee_modified"] or 0, "command": row["command"] or "",
+        "command_last_run": row["command_last_run"] or 0, "due_date": row["due_date"] or 0,
         "task_actions": actions if isinstance(actions, list) else [],
-        "update_at": _int(row, "update_at"), "delete_at": _int(row, "delete_at"),
+        "update_at": row["update_at"] or 0, "delete_at": row["delete_at"] or 0,
     }
 
 
@@ -130,7 +134,7 @@ def checklist_view(checklists: Iterable[Row], items: Iterable[Row]) -> list[dict
     checklist, or naming one this replica lacks, are not shown)."""
     by_list: dict[str, list[Row]] = {}
     for item in items:
-        by_list.setdefault(_str(item, "checklist_id"), []).append(item)
+        by_list.setdefault(item["checklist_id"] or "", []).append(item)
     out = []
     for checklist in ordered(checklists):
         its = [item_json(i) for i in ordered(by_list.get(_str(checklist, "id"), []))]

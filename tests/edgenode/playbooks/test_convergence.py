@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdt import HybridClock, Op, Replica, Stamp, key_between
+from edgenode.schema import SCHEMA
 from edgenode.services import playbooks_ops as ops
 from edgenode.services.playbooks_model import FINISHED, run_json
 
@@ -35,7 +36,9 @@ def view(replica: Replica) -> dict[str, Any]:
     for ref, fields in visible["entities"].items():
         kind, _, id_ = ref.partition("/")
         created = replica.entities[(kind, id_)].fields.get("create_at")  # immutable: its stamp is the Create's
-        rows.setdefault(kind, []).append({"id": id_, **fields, "_stamp": created.stamp.pack() if created else None})
+        columns = {c.name: None for c in SCHEMA.entities[kind].columns}  # as a table row: every column
+        rows.setdefault(kind, []).append({**columns, "id": id_, **fields,
+                                          "_stamp": created.stamp.pack() if created else None})
     (run,) = rows["run"]
     return run_json(run, rows.get("checklist", []), rows.get("checklist_item", []),
                     visible["sets"].get(f"run.participants/{RUN}", []), rows.get("timeline_event", []),
