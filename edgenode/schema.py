@@ -146,6 +146,7 @@ SETS = [
     # The nodes (key hex) a user has an account on: they are entitled to the user's private feeds.
     SetTable("user.nodes", "user_nodes", "user_id", ("node",)),
     SetTable("run.participants", "run_participants", "run_id", ("user_id",)),
+    SetTable("run.followers", "run_followers", "run_id", ("user_id",)),
     SetTable("board.members", "board_members", "board_id", ("user_id",)),
     SetTable("card.labels", "card_labels", "card_id", ("property_id", "option_id")),
 ]

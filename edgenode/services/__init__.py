@@ -17,6 +17,7 @@ from .peer_events import PeerEvents
 from .playbook_checklists import ChecklistService
 from .playbook_commands import PLAYBOOK_TRIGGER, KeywordWatcher, PlaybookCommand
 from .playbook_notify import PlaybookNotifier
+from .playbook_run_extras import RunExtras
 from .playbook_runs import RunService
 from .playbooks import PlaybookService
 from .posts import PostService
@@ -60,6 +61,7 @@ class Services:
     playbooks: PlaybookService
     runs: RunService
     checklists: ChecklistService
+    run_extras: RunExtras
     playbook_keywords: KeywordWatcher  # started and stopped by the composition root
     playbook_notifier: PlaybookNotifier  # started and stopped by the composition root
 
@@ -92,6 +94,6 @@ class Services:
         peer_events.scope_events["run"] = runs.peer_events
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
                    preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
-                   checklists=checklists, playbook_keywords=KeywordWatcher(ctx, playbooks, runs),
+                   checklists=checklists, run_extras=RunExtras(ctx, members, runs), playbook_keywords=KeywordWatcher(ctx, playbooks, runs),
                    playbook_notifier=notifier,
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

@@ -125,7 +125,9 @@ class RunService:
         team = await self._ctx.store.fetchone("SELECT name FROM teams WHERE id = ?", (row["team_id"],))
         return {"channel_name": channel["name"] if channel else "", "channel_display_name":
                 channel["display_name"] if channel else "", "team_name": team["name"] if team else "",
-                "num_participants": len(await self.participants(run_id)), "total_posts": 0, "followers": []}
+                "num_participants": len(await self.participants(run_id)), "total_posts": 0,
+                "followers": [r[0] for r in await self._ctx.store.fetchall(
+                    "SELECT user_id FROM run_followers WHERE run_id = ? ORDER BY user_id", (run_id,))]}
 
     async def by_channel(self, channel_id: str, actor: Session) -> dict[str, Any]:
         rows = await self._ctx.store.fetchall(
@@ -155,10 +157,13 @@ class RunService:
         if filters.get("search_term"):
             where.append("instr(lower(name), lower(?)) > 0")
             params.append(filters["search_term"])
-        for name in ("participant_id", "participant_or_follower_id"):
-            if filters.get(name):
-                where.append("id IN (SELECT run_id FROM run_participants WHERE user_id = ?)")
-                params.append(filters[name])
+        if filters.get("participant_id"):
+            where.append("id IN (SELECT run_id FROM run_participants WHERE user_id = ?)")
+            params.append(filters["participant_id"])
+        if filters.get("participant_or_follower_id"):
+            where.append("id IN (SELECT run_id FROM run_participants WHERE user_id = ? "
+                         "UNION SELECT run_id FROM run_followers WHERE user_id = ?)")
+            params += [filters["participant_or_follower_id"]] * 2
         rows = await self._ctx.store.fetchall(
             f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY {_SORTS[sort]} {direction}, id", params)
         visible = [r for r in rows if await self.can_view(r, actor)]

@@ -167,7 +167,8 @@ def run_json(run: Row, checklists: Iterable[Row], items: Iterable[Row], particip
     updates = sorted(status_updates, key=lambda r: (_int(r, "create_at"), _str(r, "post_id")))
     # events of one edit share a millisecond: then the order their ops were stamped in (the Create's
     # stamp, `_stamp`, the same on every node) keeps e.g. "status_updated" before "run_finished"
-    events = sorted(timeline, key=lambda r: (_int(r, "event_at"), _get(r, "_stamp") or b"", _str(r, "id")))
+    events = sorted((e for e in timeline if not _int(e, "delete_at")),  # removed events are not shown
+                    key=lambda r: (_int(r, "event_at"), _get(r, "_stamp") or b"", _str(r, "id")))
     broadcast = value(run, "broadcast_channel_ids", [])
     hooks = value(run, "webhook_on_status_update_urls", [])
     return {

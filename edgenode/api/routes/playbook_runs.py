@@ -123,6 +123,40 @@ async def timeline(request: Request) -> Response:
     return json_response((await services(request).runs.get(_run_id(request), session))["timeline_events"])
 
 
+async def followers(request: Request) -> Response:
+    session = await require_session(request)
+    return json_response(await services(request).run_extras.followers(_run_id(request), session))
+
+
+async def follow(request: Request) -> Response:
+    session = await require_session(request)
+    await services(request).run_extras.follow(_run_id(request), session, following=request.method == "PUT")
+    return empty(200)
+
+
+async def remove_timeline_event(request: Request) -> Response:
+    session = await require_session(request)
+    await services(request).run_extras.remove_timeline_event(_run_id(request), request.path_params["event_id"], session)
+    return empty(204)
+
+
+async def toggle_status_updates(request: Request) -> Response:
+    session = await require_session(request)
+    await services(request).run_extras.toggle(_run_id(request), "status_update_enabled", await json_body(request), session)
+    return json_response({"success": True})
+
+
+async def toggle_retrospective(request: Request) -> Response:
+    session = await require_session(request)
+    await services(request).run_extras.toggle(_run_id(request), "retrospective_enabled", await json_body(request), session)
+    return json_response({"success": True})
+
+
+async def owners(request: Request) -> Response:
+    session = await require_session(request)
+    return json_response(await services(request).run_extras.owners(request.query_params.get("team_id", ""), session))
+
+
 # -- checklists and items ------------------------------------------------------------------------
 
 async def add_checklist(request: Request) -> Response:
@@ -243,6 +277,7 @@ routes = [
     plugin_route("/runs", create_run, ["POST"]),
     plugin_route("/runs", list_runs, ["GET"]),
     plugin_route("/runs/channel/{channel_id}", run_by_channel, ["GET"]),
+    plugin_route("/runs/owners", owners, ["GET"]),
     plugin_route(_RUN, get_run, ["GET"]),
     plugin_route(_RUN, patch_run, ["PATCH"]),
     plugin_route(_RUN + "/metadata", run_metadata, ["GET"]),
@@ -255,6 +290,11 @@ routes = [
     plugin_route(_RUN + "/retrospective/publish", publish_retrospective, ["POST"]),
     plugin_route(_RUN + "/participants", add_participants, ["POST"]),
     plugin_route(_RUN + "/timeline", timeline, ["GET"]),
+    plugin_route(_RUN + "/timeline/{event_id}", remove_timeline_event, ["DELETE"]),
+    plugin_route(_RUN + "/followers", followers, ["GET"]),
+    plugin_route(_RUN + "/followers", follow, ["PUT", "DELETE"]),
+    plugin_route(_RUN + "/status-update-enabled", toggle_status_updates, ["PUT"]),
+    plugin_route(_RUN + "/retrospective-enabled", toggle_retrospective, ["PUT"]),
     plugin_route(_RUN + "/checklists", add_checklist, ["POST"]),
     plugin_route(_RUN + "/checklists/move", move_checklist, ["POST"]),
     plugin_route(_RUN + "/checklists/move-item", move_item, ["POST"]),
