@@ -92,6 +92,7 @@ class Services:
         checklists = ChecklistService(ctx, members, runs)
         commands.plugins[PLAYBOOK_TRIGGER] = PlaybookCommand(ctx, playbooks, runs, checklists).run
         peer_events.scope_events["run"] = runs.peer_events
+        peer_events.scope_events["playbook"] = playbooks.peer_events
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
                    preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
                    checklists=checklists, run_extras=RunExtras(ctx, members, runs), playbook_keywords=KeywordWatcher(ctx, playbooks, runs),

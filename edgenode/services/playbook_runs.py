@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from crdt import Op, Update, keys_between
+from crdt import Create, Op, Update, keys_between
 from edgenode.ids import is_valid_id, new_id
 
 from .channels import ChannelService
@@ -33,9 +33,10 @@ from .playbook_notify import PlaybookNotifier
 from .posts import PostService
 from .users import Session
 
-__all__ = ["RUN_UPDATED", "RunService", "run_updated_events"]
+__all__ = ["RUN_CREATED", "RUN_UPDATED", "RunService", "run_updated_events"]
 
 RUN_UPDATED = "custom_playbooks_playbook_run_updated"
+RUN_CREATED = "custom_playbooks_playbook_run_created"
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _SORTS = {"create_at": "create_at", "id": "id", "name": "name", "owner_user_id": "owner_user_id",
@@ -248,6 +249,9 @@ class RunService:
                                                                    new_id(), actor.user_id))
         run = await self.to_json(run_id)
         await self._announce(run, playbook, actor)
+        for event in await self._events(run):  # the plugin's playbook_run_created, to the same audience
+            self._ctx.events.publish(Event(RUN_CREATED,
+                                           {"payload": json.dumps({"playbook_run": run})}, event.broadcast))
         await self.publish(run)
         if playbook is not None and value(playbook, "settings", {}).get("webhook_on_creation_enabled"):
             self._notifier.fire(run["webhook_on_creation_urls"], run)
@@ -324,7 +328,12 @@ class RunService:
         """For PeerEvents: a run's feed advanced with ops from a peer; one event for the run as it now is."""
         if await self._ctx.store.fetchone("SELECT 1 FROM runs WHERE id = ? AND _deleted = 0", (run_id,)) is None:
             return []  # its creation has not arrived: the client loads it when it does
-        return await self._events(await self.to_json(run_id), from_peer=True)
+        run = await self.to_json(run_id)
+        events = await self._events(run, from_peer=True)
+        if any(isinstance(op, Create) and op.kind == "run" for op in ops):
+            events = [Event(RUN_CREATED, {"payload": json.dumps({"playbook_run": run})}, e.broadcast, True)
+                      for e in events] + events
+        return events
 
     async def patch(self, run_id: str, body: dict[str, Any], actor: Session) -> dict[str, Any]:
         await self.modifiable(run_id, actor)

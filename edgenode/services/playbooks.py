@@ -12,11 +12,14 @@ import json
 import sqlite3
 from typing import Any
 
-from crdt import Create, Update
+from collections.abc import Sequence
+
+from crdt import Create, Op, Update
 from edgenode.ids import is_valid_id, new_id
 
 from .context import Context
 from .errors import BadRequest, Forbidden
+from .events import Broadcast, Event
 from .membership import Memberships
 from .playbooks_model import (
     MAX_CHECKLISTS, MAX_ITEMS_PER_CHECKLIST, MAX_METRICS, MAX_TEXT, MAX_TITLE, METRIC_TYPES, PLAYBOOK_SETTINGS,
@@ -24,9 +27,16 @@ from .playbooks_model import (
 )
 from .users import Session
 
-__all__ = ["PlaybookService", "not_authorized", "text"]
+__all__ = ["PlaybookService", "not_authorized", "playbook_event", "text"]
 
 MEMBER, ADMIN = "playbook_member", "playbook_admin"
+
+
+def playbook_event(name: str, team_id: str, *, from_peer: bool = False) -> Event:
+    """The plugin's playbook_created / playbook_archived / playbook_restored, to the team: they carry
+    only the team's id (clients reload the list they may see)."""
+    return Event(f"custom_playbooks_{name}", {"payload": json.dumps({"teamID": team_id})}, Broadcast(team_id=team_id),
+                 from_peer)
 
 
 def not_authorized() -> Forbidden:
@@ -252,6 +262,7 @@ class PlaybookService:
         playbook_id, now = new_id(), self._ctx.now_ms()
         await self._ctx.store.write(playbook_scope(playbook_id), [Create("playbook", playbook_id, {
             **fields, "team_id": team_id, "create_at": now, "update_at": now, "delete_at": 0}, deps=[("team", team_id)])])
+        self._ctx.events.publish(playbook_event("playbook_created", team_id))
         return playbook_id
 
     async def update(self, playbook_id: str, body: dict[str, Any], actor: Session) -> None:
@@ -287,6 +298,23 @@ class PlaybookService:
         row = await self.viewable(playbook_id, actor)
         if bool(int(row["delete_at"] or 0)) != archived:
             await self._write(row, {"delete_at": self._ctx.now_ms() if archived else 0})
+            self._ctx.events.publish(playbook_event("playbook_archived" if archived else "playbook_restored",
+                                                    row["team_id"]))
+
+    async def peer_events(self, playbook_id: str, ops: Sequence[Op]) -> list[Event]:
+        """For PeerEvents: what a client should hear of a playbook's ops from a peer."""
+        row = await self._ctx.store.fetchone("SELECT team_id FROM playbooks WHERE id = ?", (playbook_id,))
+        if row is None:
+            return []
+        events = []
+        for op in ops:
+            fields = dict(op.fields) if isinstance(op, Create | Update) else {}
+            if isinstance(op, Create):
+                events.append(playbook_event("playbook_created", row["team_id"], from_peer=True))
+            elif isinstance(op, Update) and isinstance(fields.get("delete_at"), int):
+                name = "playbook_archived" if fields["delete_at"] else "playbook_restored"
+                events.append(playbook_event(name, row["team_id"], from_peer=True))
+        return events
 
     async def duplicate(self, playbook_id: str, actor: Session) -> str:
         row = await self.viewable(playbook_id, actor)

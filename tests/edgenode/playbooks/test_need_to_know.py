@@ -66,3 +66,23 @@ async def test_run_events_reach_the_team_for_a_public_playbook_and_only_particip
 
         assert runs_heard(bob) == [public_run]
         assert runs_heard(alice) == [public_run, private_run]
+
+
+async def test_playbook_and_run_creation_events(api, team) -> None:  # type: ignore[no-untyped-def]
+    events = api.node.services.ctx.events
+    with events.subscribe(team.bob["id"]) as bob, events.subscribe(team.alice["id"]) as alice:
+        playbook, private_run = await _run_of(api, team, public=False)
+        await api.call("DELETE", f"{PB}/playbooks/{playbook}", team.alice_token)
+
+        def heard(queue: Any) -> list[tuple[str, Any]]:
+            return [(e.event, json.loads(e.data["payload"])) for e in (queue.get_nowait() for _ in range(queue.qsize()))
+                    if e.event.startswith("custom_playbooks_")]
+
+        to_alice = heard(alice)
+        assert [name for name, _ in to_alice] == [
+            "custom_playbooks_playbook_created", "custom_playbooks_playbook_run_created",
+            "custom_playbooks_playbook_run_updated", "custom_playbooks_playbook_archived"]
+        assert to_alice[0][1] == {"teamID": team.id} and to_alice[1][1]["playbook_run"]["id"] == private_run
+        # bob hears that the team's playbooks changed, nothing of the private run
+        assert [name for name, _ in heard(bob)] == ["custom_playbooks_playbook_created",
+                                                    "custom_playbooks_playbook_archived"]
