@@ -208,6 +208,47 @@ class ChecklistService:
         await self._runs.write(run_id, move_item_ops(item_id, dest["id"], await self._key_at(order, at, "item"),
                                                      self._ctx.now_ms()))
 
+    async def duplicate_item(self, run_id: str, i: int, j: int, actor: Session) -> None:
+        """A copy of the item (state and all, as the plugin) right after it."""
+        run, item = await self._item(run_id, i, j, actor)
+        checklist = run["checklists"][i]
+        order = checklist["items_order"]
+        if len(order) >= MAX_ITEMS_PER_CHECKLIST:
+            raise BadRequest(f"a checklist has at most {MAX_ITEMS_PER_CHECKLIST} items")
+        fields = {k: v for k, v in item.items() if k not in ("id", "update_at", "delete_at")}
+        await self._runs.write(run_id, add_item_ops(run_id, checklist["id"], new_id(),
+                                                    await self._key_at(order, j + 1, "item"), fields,
+                                                    self._ctx.now_ms()))
+
+    async def duplicate_checklist(self, run_id: str, i: int, actor: Session) -> None:
+        """A copy of the checklist and its items right after it."""
+        run = await self._run(run_id, actor)
+        if len(run["checklists"]) >= MAX_CHECKLISTS:
+            raise BadRequest(f"a run has at most {MAX_CHECKLISTS} checklists")
+        checklist = run["checklists"][_index(i, len(run["checklists"]), "checklist")]
+        now, copy_id = self._ctx.now_ms(), new_id()
+        ops = add_checklist_ops(run_id, copy_id, await self._key_at(run["items_order"], i + 1, "checklist"),
+                                checklist["title"], now)
+        low: str | None = None
+        for item in checklist["items"]:
+            low = key_between(low, None, self.rng)
+            ops += add_item_ops(run_id, copy_id, new_id(), low, {k: v for k, v in item.items()
+                                                                 if k not in ("id", "update_at", "delete_at")}, now)
+        await self._runs.write(run_id, ops)
+
+    async def set_checklist_state(self, run_id: str, i: int, skipped: bool, actor: Session) -> None:
+        """PUT .../checklists/{i}/skip (every item skipped) or /restore (every item open again)."""
+        run = await self._run(run_id, actor)
+        checklist = run["checklists"][_index(i, len(run["checklists"]), "checklist")]
+        now, state = self._ctx.now_ms(), "skipped" if skipped else ""
+        ops: list[Op] = [Update("checklist_item", item["id"], {
+            "state": state, "state_modified": now, "state_modified_by": actor.user_id, "update_at": now,
+            "delete_at": now if skipped else 0}) for item in checklist["items"] if item["state"] != state]
+        if ops:
+            ops.append(event_op(new_id(), run_id, now, "task_state_modified", actor.user_id,
+                                summary=f"{'skipped' if skipped else 'restored'} checklist \"{checklist['title']}\""))
+            await self._runs.write(run_id, ops)
+
     async def ran_command(self, run_id: str, i: int, j: int, actor: Session) -> dict[str, Any]:
         """Marks the item's command as run and returns the item (the caller executes the command)."""
         run, item = await self._item(run_id, i, j, actor)

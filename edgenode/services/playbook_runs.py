@@ -191,6 +191,9 @@ class RunService:
             if int(playbook["delete_at"] or 0):
                 raise BadRequest("playbook is archived, cannot create a new run using an archived playbook")
         channel_id, team_id = body.get("channel_id") or "", body.get("team_id") or ""
+        linked = value(playbook, "settings", {}) if playbook is not None else {}
+        if not channel_id and linked.get("channel_mode") == "link_existing_channel" and linked.get("channel_id"):
+            channel_id = linked["channel_id"]  # the playbook runs in one channel it names
         if channel_id:
             channel = await self._channels.readable(str(channel_id), actor)
             if not await self._members.is_channel_member(channel["id"], actor.user_id):

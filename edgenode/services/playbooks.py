@@ -235,6 +235,11 @@ class PlaybookService:
                 raise BadRequest(f"invalid {name}")
             settings[name] = raw
         settings["broadcast_channel_ids"] = broadcast
+        if settings["channel_mode"] not in ("create_new_channel", "link_existing_channel"):
+            raise BadRequest("invalid channel_mode: create_new_channel or link_existing_channel")
+        if settings["channel_id"] and await self._ctx.store.fetchone(
+                "SELECT 1 FROM channels WHERE id = ? AND team_id = ? AND _deleted = 0", (settings["channel_id"], team_id)) is None:
+            raise BadRequest("invalid channel_id: a channel of another team or none")
         return {
             "title": text(body, "title", MAX_TITLE, required=True), "description": text(body, "description", MAX_TEXT),
             "public": body.get("public", True),

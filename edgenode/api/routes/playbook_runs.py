@@ -265,12 +265,37 @@ async def item_run(request: Request) -> Response:
     return json_response({"trigger_id": result.get("trigger_id", "")})
 
 
+async def item_duplicate(request: Request) -> Response:
+    session = await require_session(request)
+    i, j = _indices(request)
+    await services(request).checklists.duplicate_item(_run_id(request), i, j, session)
+    return empty(201)
+
+
+async def checklist_duplicate(request: Request) -> Response:
+    session = await require_session(request)
+    await services(request).checklists.duplicate_checklist(_run_id(request), _indices(request)[0], session)
+    return empty(201)
+
+
+async def checklist_skip(request: Request) -> Response:
+    session = await require_session(request)
+    await services(request).checklists.set_checklist_state(_run_id(request), _indices(request)[0], True, session)
+    return empty(204)
+
+
+async def checklist_restore(request: Request) -> Response:
+    session = await require_session(request)
+    await services(request).checklists.set_checklist_state(_run_id(request), _indices(request)[0], False, session)
+    return empty(204)
+
+
 _RUN = "/runs/{id}"
 _LIST = _RUN + "/checklists/{checklist:int}"
 _ITEM_ROUTES = [
     ("", edit_item, "PUT"), ("", delete_item, "DELETE"), ("/state", item_state, "PUT"), ("/skip", item_skip, "PUT"),
     ("/restore", item_restore, "PUT"), ("/assignee", item_assignee, "PUT"), ("/duedate", item_due_date, "PUT"),
-    ("/command", item_command, "PUT"), ("/run", item_run, "POST"),
+    ("/command", item_command, "PUT"), ("/run", item_run, "POST"), ("/duplicate", item_duplicate, "POST"),
 ]
 
 routes = [
@@ -301,6 +326,9 @@ routes = [
     plugin_route(_LIST, remove_checklist, ["DELETE"]),
     plugin_route(_LIST + "/add", add_item, ["POST"]),
     plugin_route(_LIST + "/rename", rename_checklist, ["PUT"]),
+    plugin_route(_LIST + "/duplicate", checklist_duplicate, ["POST"]),
+    plugin_route(_LIST + "/skip", checklist_skip, ["PUT"]),
+    plugin_route(_LIST + "/restore", checklist_restore, ["PUT"]),
     *[plugin_route(f"{_LIST}/{word}/{{item:int}}{suffix}", handler, [method])
       for word in ("item", "items") for suffix, handler, method in _ITEM_ROUTES],
 ]

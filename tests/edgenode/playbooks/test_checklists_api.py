@@ -143,3 +143,23 @@ async def test_running_an_items_slash_command_executes_it_in_the_run_channel(api
     assert any(p["message"] == "bridge" for p in posts["posts"].values())
     none = await api.call("POST", f"{PB}/runs/{run['id']}/checklists/0/item/0/run", team.alice_token)
     assert (none.status_code, none.json()) == (400, {"error": "the item has no slash command"})
+
+
+async def test_duplicates_and_a_whole_checklist_skipped_then_restored(api, team, run) -> None:  # type: ignore[no-untyped-def]
+    base = f"{PB}/runs/{run['id']}/checklists"
+    await api.call("PUT", f"{base}/0/item/1/state", team.alice_token, json={"new_state": "closed"})
+    assert (await api.call("POST", f"{base}/0/item/1/duplicate", team.alice_token)).status_code == 201
+    got = await _run(api, team, run["id"])
+    assert _titles(got)[0] == ["Page the on-call", "Open a bridge", "Open a bridge", "Assess impact"]
+    assert got["checklists"][0]["items"][2]["state"] == "closed"  # copied as it is, as the plugin
+    assert (await api.call("POST", f"{base}/1/duplicate", team.alice_token)).status_code == 201
+    assert [c["title"] for c in (await _run(api, team, run["id"]))["checklists"]] == ["Triage", "Resolve", "Resolve"]
+    assert (await api.call("PUT", f"{base}/2/skip", team.alice_token)).status_code == 204
+    skipped = (await _run(api, team, run["id"]))["checklists"][2]["items"]
+    assert {i["state"] for i in skipped} == {"skipped"}
+    assert (await api.call("PUT", f"{base}/2/restore", team.alice_token)).status_code == 204
+    assert {i["state"] for i in (await _run(api, team, run["id"]))["checklists"][2]["items"]} == {""}
+    before = await api.node.store.digest()
+    assert (await api.call("PUT", f"{base}/5/skip", team.alice_token)).status_code == 400
+    assert (await api.call("POST", f"{base}/0/item/9/duplicate", team.alice_token)).status_code == 400
+    assert await api.node.store.digest() == before

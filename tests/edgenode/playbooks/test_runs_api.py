@@ -213,3 +213,17 @@ async def test_retrospective_saved_then_published_with_metrics(api, team, playbo
                               json={"retrospective": "x", "metrics": [{"metric_config_id": metric, "value": 1}] * 5})
     assert (too_many.status_code, too_many.json()) == (400, {"error": "invalid metrics: at most 4 values"})
     assert await api.node.store.digest() == before
+
+
+async def test_a_playbook_that_links_an_existing_channel_runs_there(api, team) -> None:  # type: ignore[no-untyped-def]
+    created = await api.call("POST", f"{PB}/playbooks", team.alice_token, json=playbook_body(
+        team.id, channel_mode="link_existing_channel", channel_id=team.town_square))
+    assert created.status_code == 201, created.text
+    run = await api.call("POST", f"{PB}/runs", team.alice_token,
+                         json={"name": "In the square", "team_id": team.id, "playbook_id": created.json()["id"]})
+    assert run.status_code == 201 and run.json()["channel_id"] == team.town_square
+    before = await api.node.store.digest()
+    bad = await api.call("POST", f"{PB}/playbooks", team.alice_token,
+                         json=playbook_body(team.id, channel_mode="somewhere"))
+    assert (bad.status_code, bad.json()) == (400, {"error": "invalid channel_mode: create_new_channel or link_existing_channel"})
+    assert await api.node.store.digest() == before
