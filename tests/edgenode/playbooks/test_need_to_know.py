@@ -10,7 +10,7 @@ from typing import Any
 from support.playbooks import PB, playbook_body
 
 from crdt import Add
-from edgenode.need_to_know import NeedToKnow
+from edgenode.peering.need_to_know import NeedToKnow
 from edgenode.services.context import DIRECTORY_SCOPE, USER_NODES
 
 PEER = bytes(range(32))
