@@ -40,8 +40,7 @@ class ChecklistService:
         self.rng = random.Random()
 
     async def _run(self, run_id: str, actor: Session) -> dict[str, Any]:
-        await self._runs.modifiable(run_id, actor, unfinished=True)
-        return await self._runs.to_json(run_id)
+        return await self._runs.outline(await self._runs.modifiable(run_id, actor, unfinished=True))
 
     async def _positions(self, ids: list[str], kind: str) -> list[str]:
         table = "checklists" if kind == "checklist" else "checklist_items"

@@ -24,7 +24,7 @@ from .events import Broadcast, Event
 from .membership import Memberships
 from .playbooks import MEMBER, PlaybookService, not_authorized, text
 from .playbooks_model import (
-    FINISHED, IN_PROGRESS, MAX_TEXT, MAX_TITLE, RUN_SETTINGS, run_json, run_scope, status_update_json, value,
+    FINISHED, IN_PROGRESS, MAX_TEXT, MAX_TITLE, RUN_SETTINGS, checklist_view, run_json, run_scope, status_update_json, value,
 )
 from .playbooks_ops import (
     finish_ops, new_run_ops, owner_ops, participant_ops, restore_ops, retrospective_ops, status_update_ops,
@@ -104,9 +104,8 @@ class RunService:
 
     async def to_json(self, run_id: str) -> dict[str, Any]:
         async with self._ctx.store.reader() as db:
-            async def rows(sql: str) -> list[sqlite3.Row]:
-                cursor = await db.execute(sql, (run_id,))
-                return list(await cursor.fetchall())
+            async def rows(sql: str) -> list[sqlite3.Row]:  # one hop to the reader's thread each
+                return list(await db.execute_fetchall(sql, (run_id,)))
             (run,) = await rows("SELECT * FROM runs WHERE id = ?")
             return run_json(
                 run, await rows("SELECT * FROM checklists WHERE run_id = ? AND _deleted = 0"),
@@ -115,6 +114,17 @@ class RunService:
                 await rows("SELECT * FROM timeline_events WHERE run_id = ? AND _deleted = 0"),
                 await rows("SELECT * FROM run_status_updates WHERE run_id = ? AND _deleted = 0"),
                 await rows("SELECT * FROM run_metrics WHERE run_id = ? AND _deleted = 0"))
+
+    async def outline(self, row: sqlite3.Row) -> dict[str, Any]:
+        """What an edit of a run's checklists reads: its checklists and items in order, its team,
+        channel and participants; without the timeline and status updates a whole run carries."""
+        async with self._ctx.store.reader() as db:
+            lists = await db.execute_fetchall("SELECT * FROM checklists WHERE run_id = ? AND _deleted = 0", (row["id"],))
+            items = await db.execute_fetchall("SELECT * FROM checklist_items WHERE run_id = ? AND _deleted = 0",
+                                              (row["id"],))
+        checklists = checklist_view(list(lists), list(items))
+        return {"id": row["id"], "team_id": row["team_id"], "channel_id": row["channel_id"], "checklists": checklists,
+                "items_order": [c["id"] for c in checklists], "participant_ids": await self.participants(row["id"])}
 
     async def get(self, run_id: str, actor: Session) -> dict[str, Any]:
         await self.viewable(run_id, actor)
