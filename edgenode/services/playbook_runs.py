@@ -17,6 +17,8 @@ from typing import Any
 from crdt import Create, Op, Update, keys_between
 from edgenode.ids import is_valid_id, new_id
 
+from edgenode.schema import SCHEMA
+
 from .channels import ChannelService
 from .context import Context
 from .errors import BadRequest
@@ -53,6 +55,30 @@ def run_updated_events(run: dict[str, Any], public: bool, *, from_peer: bool = F
     return [Event(RUN_UPDATED, data, Broadcast(user_id=u), from_peer) for u in users]
 
 
+def _rows_as_json(kind: str, where: str) -> str:
+    """A subquery giving the live rows of `kind` matching `where` as a JSON array of objects with every
+    declared column (JSON columns as their text) and the create's stamp in hex, which orders the timeline."""
+    table = SCHEMA.entities[kind]
+    pairs = ", ".join(f"'{c.name}', {c.name}" for c in table.columns)
+    return (f"(SELECT json_group_array(json_object('id', id, {pairs}, '_stamp', hex(_stamp))) "
+            f"FROM {table.table} WHERE {where} AND _deleted = 0)")
+
+
+_WHOLE_RUN = (
+    f"SELECT r.*, {_rows_as_json('checklist', 'run_id = ?')} AS _checklists, "
+    f"{_rows_as_json('checklist_item', 'run_id = ?')} AS _items, "
+    "(SELECT json_group_array(user_id) FROM run_participants WHERE run_id = ?) AS _participants, "
+    f"{_rows_as_json('timeline_event', 'run_id = ?')} AS _timeline, "
+    f"{_rows_as_json('status_update', 'run_id = ?')} AS _status_updates, "
+    f"{_rows_as_json('run_metric', 'run_id = ?')} AS _metrics, "
+    "(SELECT public FROM playbooks WHERE id = r.playbook_id) AS _public "
+    "FROM runs r WHERE r.id = ?")
+_RUN_ROW = ("SELECT r.*, (SELECT json_group_array(user_id) FROM run_participants WHERE run_id = r.id) AS _participants "
+            "FROM runs r WHERE r.id = ? AND r._deleted = 0")
+_OUTLINE = (f"SELECT {_rows_as_json('checklist', 'run_id = ?')} AS _checklists, "
+            f"{_rows_as_json('checklist_item', 'run_id = ?')} AS _items")
+
+
 class RunService:
     def __init__(self, ctx: Context, members: Memberships, channels: ChannelService, posts: PostService,
                  playbooks: PlaybookService, notifier: PlaybookNotifier):
@@ -67,8 +93,8 @@ class RunService:
     # -- reading ---------------------------------------------------------------------------
 
     async def row(self, run_id: str) -> sqlite3.Row:
-        row = await self._ctx.store.fetchone("SELECT * FROM runs WHERE id = ? AND _deleted = 0", (run_id,)) \
-            if is_valid_id(run_id) else None
+        """The run's row, with its participants (`_participants`, a JSON array) read in the same query."""
+        row = await self._ctx.store.fetchone(_RUN_ROW, (run_id,)) if is_valid_id(run_id) else None
         if row is None:
             raise not_authorized()
         return row
@@ -77,10 +103,15 @@ class RunService:
         return [r[0] for r in await self._ctx.store.fetchall(
             "SELECT user_id FROM run_participants WHERE run_id = ? ORDER BY user_id", (run_id,))]
 
+    async def _participants_of(self, row: sqlite3.Row) -> list[str]:
+        if "_participants" in row.keys():
+            return sorted(json.loads(row["_participants"]))
+        return await self.participants(row["id"])
+
     async def can_view(self, row: sqlite3.Row, actor: Session) -> bool:
         if actor.is_system_admin or row["owner_user_id"] == actor.user_id:
             return True
-        if actor.user_id in await self.participants(row["id"]):
+        if actor.user_id in await self._participants_of(row):
             return True
         if row["playbook_id"]:
             playbook = await self._ctx.store.fetchone("SELECT * FROM playbooks WHERE id = ?", (row["playbook_id"],))
@@ -96,35 +127,29 @@ class RunService:
     async def modifiable(self, run_id: str, actor: Session, *, unfinished: bool = False) -> sqlite3.Row:
         row = await self.row(run_id)
         if not (actor.is_system_admin or row["owner_user_id"] == actor.user_id
-                or actor.user_id in await self.participants(run_id)):
+                or actor.user_id in await self._participants_of(row)):
             raise not_authorized()
         if unfinished and row["current_status"] == FINISHED:
             raise BadRequest("cannot modify a finished run")
         return row
 
     async def to_json(self, run_id: str) -> dict[str, Any]:
-        async with self._ctx.store.reader() as db:
-            async def rows(sql: str) -> list[sqlite3.Row]:  # one hop to the reader's thread each
-                return list(await db.execute_fetchall(sql, (run_id,)))
-            (run,) = await rows("SELECT * FROM runs WHERE id = ?")
-            return run_json(
-                run, await rows("SELECT * FROM checklists WHERE run_id = ? AND _deleted = 0"),
-                await rows("SELECT * FROM checklist_items WHERE run_id = ? AND _deleted = 0"),
-                [r[0] for r in await rows("SELECT user_id FROM run_participants WHERE run_id = ?")],
-                await rows("SELECT * FROM timeline_events WHERE run_id = ? AND _deleted = 0"),
-                await rows("SELECT * FROM run_status_updates WHERE run_id = ? AND _deleted = 0"),
-                await rows("SELECT * FROM run_metrics WHERE run_id = ? AND _deleted = 0"))
+        return (await self._whole(run_id))[0]
+
+    async def _whole(self, run_id: str) -> tuple[dict[str, Any], bool]:
+        """The run's JSON and whether its playbook is public, in one query (one hop to a reader, one snapshot)."""
+        run = (await self._ctx.store.fetchall(_WHOLE_RUN, (run_id,) * 6 + (run_id,)))[0]
+        return run_json(run, json.loads(run["_checklists"]), json.loads(run["_items"]), json.loads(run["_participants"]),
+                        json.loads(run["_timeline"]), json.loads(run["_status_updates"]),
+                        json.loads(run["_metrics"])), bool(run["_public"])
 
     async def outline(self, row: sqlite3.Row) -> dict[str, Any]:
         """What an edit of a run's checklists reads: its checklists and items in order, its team,
         channel and participants; without the timeline and status updates a whole run carries."""
-        async with self._ctx.store.reader() as db:
-            lists = await db.execute_fetchall("SELECT * FROM checklists WHERE run_id = ? AND _deleted = 0", (row["id"],))
-            items = await db.execute_fetchall("SELECT * FROM checklist_items WHERE run_id = ? AND _deleted = 0",
-                                              (row["id"],))
-        checklists = checklist_view(list(lists), list(items))
+        lists = (await self._ctx.store.fetchall(_OUTLINE, (row["id"], row["id"])))[0]
+        checklists = checklist_view(json.loads(lists["_checklists"]), json.loads(lists["_items"]))
         return {"id": row["id"], "team_id": row["team_id"], "channel_id": row["channel_id"], "checklists": checklists,
-                "items_order": [c["id"] for c in checklists], "participant_ids": await self.participants(row["id"])}
+                "items_order": [c["id"] for c in checklists], "participant_ids": await self._participants_of(row)}
 
     async def get(self, run_id: str, actor: Session) -> dict[str, Any]:
         await self.viewable(run_id, actor)
@@ -325,8 +350,9 @@ class RunService:
 
     async def write(self, run_id: str, ops: list[Op]) -> dict[str, Any]:
         await self._ctx.store.write(run_scope(run_id), ops)
-        run = await self.to_json(run_id)
-        await self.publish(run)
+        run, public = await self._whole(run_id)
+        for event in run_updated_events(run, public):
+            self._ctx.events.publish(event)
         return run
 
     async def publish(self, run: dict[str, Any]) -> None:
