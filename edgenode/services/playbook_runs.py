@@ -33,6 +33,7 @@ from .playbooks_ops import (
 )
 from .playbook_notify import PlaybookNotifier
 from .posts import PostService
+from .read_cache import ReadCache, shared_cache
 from .users import Session
 
 __all__ = ["RUN_CREATED", "RUN_UPDATED", "RunService", "run_updated_events"]
@@ -73,6 +74,10 @@ _WHOLE_RUN = (
     f"{_rows_as_json('run_metric', 'run_id = ?')} AS _metrics, "
     "(SELECT public FROM playbooks WHERE id = r.playbook_id) AS _public "
     "FROM runs r WHERE r.id = ?")
+_RUN_KINDS = frozenset({"run", "checklist", "checklist_item", "timeline_event", "status_update", "run_metric",
+                        "run.participants", "playbook"})
+"""Every kind a run's JSON reads."""
+
 _RUN_ROW = ("SELECT r.*, (SELECT json_group_array(user_id) FROM run_participants WHERE run_id = r.id) AS _participants "
             "FROM runs r WHERE r.id = ? AND r._deleted = 0")
 _OUTLINE = (f"SELECT {_rows_as_json('checklist', 'run_id = ?')} AS _checklists, "
@@ -89,6 +94,8 @@ class RunService:
         self._posts = posts
         self._playbooks = playbooks
         self.rng = random.Random()
+        # run id -> (its JSON, public playbook): read by every GET and event, dropped by any run commit
+        self._runs_json: ReadCache[str, tuple[dict[str, Any], bool]] = shared_cache(ctx.store, "run_json", _RUN_KINDS)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -137,7 +144,11 @@ class RunService:
         return (await self._whole(run_id))[0]
 
     async def _whole(self, run_id: str) -> tuple[dict[str, Any], bool]:
-        """The run's JSON and whether its playbook is public, in one query (one hop to a reader, one snapshot)."""
+        """The run's JSON (shared: never changed by callers) and whether its playbook is public."""
+        return await self._runs_json.get(run_id, lambda: self._read_whole(run_id))
+
+    async def _read_whole(self, run_id: str) -> tuple[dict[str, Any], bool]:
+        """In one query: one hop to a reader thread, one snapshot."""
         run = (await self._ctx.store.fetchall(_WHOLE_RUN, (run_id,) * 6 + (run_id,)))[0]
         return run_json(run, json.loads(run["_checklists"]), json.loads(run["_items"]), json.loads(run["_participants"]),
                         json.loads(run["_timeline"]), json.loads(run["_status_updates"]),
