@@ -359,12 +359,14 @@ class RunService:
 
     # -- changing ----------------------------------------------------------------------------
 
-    async def write(self, run_id: str, ops: list[Op]) -> dict[str, Any]:
+    async def write(self, run_id: str, ops: list[Op]) -> None:
+        """Write a run's ops and tell its clients. The event carries the whole run (the plugin's shape),
+        which grows with the timeline: it is built only when some client connection listens."""
         await self._ctx.store.write(run_scope(run_id), ops)
-        run, public = await self._whole(run_id)
-        for event in run_updated_events(run, public):
-            self._ctx.events.publish(event)
-        return run
+        if self._ctx.events.has_user_subscribers():
+            run, public = await self._whole(run_id)
+            for event in run_updated_events(run, public):
+                self._ctx.events.publish(event)
 
     async def publish(self, run: dict[str, Any]) -> None:
         for event in await self._events(run):
@@ -376,6 +378,8 @@ class RunService:
 
     async def peer_events(self, run_id: str, ops: Sequence[Op]) -> list[Event]:
         """For PeerEvents: a run's feed advanced with ops from a peer; one event for the run as it now is."""
+        if not self._ctx.events.has_user_subscribers():
+            return []  # nobody to tell: the whole run is not worth building
         if await self._ctx.store.fetchone("SELECT 1 FROM runs WHERE id = ? AND _deleted = 0", (run_id,)) is None:
             return []  # its creation has not arrived: the client loads it when it does
         run = await self.to_json(run_id)
@@ -394,9 +398,9 @@ class RunService:
         if "summary" in body:
             fields["summary"] = text(body, "summary", MAX_TEXT)
             fields["summary_modified_at"] = now
-        if not fields:
-            return await self.to_json(run_id)
-        return await self.write(run_id, [Update("run", run_id, {**fields, "update_at": now})])
+        if fields:
+            await self.write(run_id, [Update("run", run_id, {**fields, "update_at": now})])
+        return await self.to_json(run_id)
 
     async def change_owner(self, run_id: str, owner_id: object, actor: Session) -> None:
         row = await self.modifiable(run_id, actor)
@@ -434,7 +438,8 @@ class RunService:
         ops = status_update_ops(run_id, post["id"], message, actor.user_id, now, max(reminder, 0), new_id())
         if finish and row["current_status"] != FINISHED:
             ops += finish_ops(run_id, actor.user_id, now, new_id())
-        run = await self.write(run_id, ops)
+        await self.write(run_id, ops)
+        run = await self.to_json(run_id)
         if run["status_update_broadcast_channels_enabled"]:
             for channel_id in run["broadcast_channel_ids"]:
                 if await self._members.is_channel_member(channel_id, actor.user_id):
