@@ -95,13 +95,15 @@ class RunService:
         self._playbooks = playbooks
         self.rng = random.Random()
         # run id -> (its JSON, public playbook): read by every GET and event, dropped by any run commit
+        self._rows: ReadCache[str, sqlite3.Row | None] = shared_cache(ctx.store, "run_rows", {"run", "run.participants"})
         self._runs_json: ReadCache[str, tuple[dict[str, Any], bool]] = shared_cache(ctx.store, "run_json", _RUN_KINDS)
 
     # -- reading ---------------------------------------------------------------------------
 
     async def row(self, run_id: str) -> sqlite3.Row:
         """The run's row, with its participants (`_participants`, a JSON array) read in the same query."""
-        row = await self._ctx.store.fetchone(_RUN_ROW, (run_id,)) if is_valid_id(run_id) else None
+        row = await self._rows.get(run_id, lambda: self._ctx.store.fetchone(_RUN_ROW, (run_id,))) \
+            if is_valid_id(run_id) else None
         if row is None:
             raise not_authorized()
         return row
