@@ -208,6 +208,25 @@ def _local_0011_known_frontiers(conn: sqlite3.Connection, schema: Schema) -> Non
                  "seq INTEGER NOT NULL, learned_at INTEGER NOT NULL, PRIMARY KEY (node, author, scope)) WITHOUT ROWID")
 
 
+_PLAYBOOK_KINDS = ("playbook", "run", "checklist", "checklist_item", "timeline_event")
+
+
+def _local_0009_playbooks(conn: sqlite3.Connection, schema: Schema) -> None:
+    # The playbook tables were declared (and created, empty) before their model settled: give a
+    # database made then the columns the model has now; tables new since are created after migrations.
+    for kind in _PLAYBOOK_KINDS:
+        table = schema.entities[kind]
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table.table})")}
+        if not have:
+            continue
+        for column in table.columns:
+            if column.name not in have:
+                affinity = {"JSON": "TEXT", "BOOL": "INTEGER"}.get(column.type, column.type)
+                conn.execute(f"ALTER TABLE {table.table} ADD COLUMN {column.name} {affinity}")
+    # The due time of the last status-update reminder this node posted for each run (services/playbook_notify.py).
+    conn.execute("CREATE TABLE playbook_reminders (run_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL)")
+
+
 LOCAL_MIGRATIONS = [
     ("local_0001_sessions_tokens_audit", _local_0001_sessions_tokens_audit),
     ("local_0002_post_search", _local_0002_post_search),
@@ -216,5 +235,6 @@ LOCAL_MIGRATIONS = [
     ("local_0005_post_hashtags", _local_0005_post_hashtags),
     ("local_0006_login_security", _local_0006_login_security),
     ("local_0007_post_index_batches", _local_0007_post_index_batches),
+    ("local_0009_playbooks", _local_0009_playbooks),
     ("local_0011_known_frontiers", _local_0011_known_frontiers),
 ]

@@ -52,9 +52,13 @@ async def open_node(data_dir: Path, settings: NodeSettings | None = None) -> Asy
         services = Services.build(context)
         await services.outgoing.start()  # outgoing webhooks fire on posts from now on
         await services.peer_events.start()  # ops from peers raise WebSocket events from now on
+        await services.playbook_keywords.start()  # posts with a playbook's keywords suggest or start it
+        await services.playbook_notifier.start()  # status-update reminders from now on
         try:
             yield Node(data_dir, store, services)
         finally:
+            await services.playbook_notifier.stop()
+            await services.playbook_keywords.stop()
             await services.peer_events.stop()
             await services.commands.stop()  # cancels delayed /echo answers
             await services.outgoing.stop()

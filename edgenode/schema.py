@@ -67,29 +67,49 @@ ENTITIES = [
         f"creator_id team_id trigger method url username icon_url token auto_complete:BOOL "
         f"auto_complete_desc auto_complete_hint display_name description {_TIMES}"),
         immutable=frozenset({"creator_id", "create_at"})),
-    # -- playbooks ---------------------------------------------------------------------------
+    # -- playbooks (merge rules: docs/playbooks.md) ----------------------------------------------
+    # A playbook is a template edited as a whole (the plugin's PUT replaces it), so its checklists,
+    # members and the rest of its settings are whole-value registers. Scope "playbook:<id>".
     EntityTable("playbook", "playbooks", _cols(
-        f"team_id title description public:BOOL checklists:JSON metrics:JSON reminder_message_template "
-        f"reminder_timer_default_seconds:INTEGER status_update_enabled:BOOL broadcast_channel_ids:JSON "
-        f"webhook_on_creation_urls:JSON webhook_on_status_update_urls:JSON message_on_join "
-        f"retrospective_template retrospective_enabled:BOOL signal_any_keywords:JSON "
-        f"channel_name_template default_owner_id {_TIMES}"), immutable=frozenset({"team_id", "create_at"})),
+        f"team_id title description public:BOOL create_public_playbook_run:BOOL checklists:JSON members:JSON "
+        f"metrics:JSON settings:JSON signal_any_keywords:JSON signal_any_keywords_enabled:BOOL "
+        f"channel_name_template default_owner_id reminder_timer_default_seconds:INTEGER {_TIMES}"),
+        immutable=frozenset({"team_id", "create_at"}), indexes=(("team_id",),)),
+    # A run and everything in it live in scope "run:<id>". Each field is its own register, so an
+    # owner change and a summary edit made apart both survive; a status update never writes
+    # current_status, so a finish and a concurrent update both survive.
     EntityTable("run", "runs", _cols(
-        f"playbook_id team_id channel_id name summary owner_user_id reporter_user_id current_status "
-        f"end_at:INTEGER last_status_update_at:INTEGER reminder_timer_default_seconds:INTEGER "
-        f"broadcast_channel_ids:JSON retrospective retrospective_published_at:INTEGER metrics_data:JSON "
-        f"{_TIMES}"), immutable=frozenset({"playbook_id", "team_id", "reporter_user_id", "create_at"}),
+        f"playbook_id team_id channel_id post_id type name summary summary_modified_at:INTEGER owner_user_id "
+        f"reporter_user_id current_status end_at:INTEGER last_status_update_at:INTEGER "
+        f"reminder_timer_default_seconds:INTEGER status_update_enabled:BOOL broadcast_channel_ids:JSON "
+        f"webhook_on_status_update_urls:JSON retrospective retrospective_published_at:INTEGER "
+        f"retrospective_was_canceled:BOOL retrospective_enabled:BOOL settings:JSON {_TIMES}"),
+        immutable=frozenset({"playbook_id", "team_id", "reporter_user_id", "type", "create_at"}),
         indexes=(("team_id",), ("channel_id",))),
-    EntityTable("checklist", "checklists", _cols("run_id title position"),
-                immutable=frozenset({"run_id"}), indexes=(("run_id", "position"),)),
+    EntityTable("checklist", "checklists", _cols("run_id title position create_at:INTEGER update_at:INTEGER"),
+                immutable=frozenset({"run_id", "create_at"}), indexes=(("run_id", "position"),)),
+    # An item's checklist is a register too: moving an item to another checklist is one write of
+    # (checklist_id, position), so concurrent moves resolve to one place.
     EntityTable("checklist_item", "checklist_items", _cols(
-        "checklist_id run_id title description state state_modified:INTEGER assignee_id "
-        "assignee_modified:INTEGER command command_last_run:INTEGER due_date:INTEGER task_actions:JSON "
-        "position"), immutable=frozenset({"checklist_id", "run_id"}), indexes=(("checklist_id", "position"),)),
+        "checklist_id run_id title description state state_modified:INTEGER state_modified_by assignee_id "
+        "assignee_type assignee_modified:INTEGER command command_last_run:INTEGER due_date:INTEGER "
+        "task_actions:JSON position create_at:INTEGER update_at:INTEGER delete_at:INTEGER"),
+        immutable=frozenset({"run_id", "create_at"}), indexes=(("run_id", "position"),)),
+    # One row per event, written in the same op batch as the change it records: the timeline is
+    # the set of these ops, ordered by (event_at, id) on every node.
     EntityTable("timeline_event", "timeline_events", _cols(
         "run_id create_at:INTEGER event_at:INTEGER event_type summary details post_id subject_user_id "
-        "creator_user_id"), immutable=frozenset({"run_id", "create_at", "event_type", "creator_user_id"}),
+        "creator_user_id delete_at:INTEGER"),
+        immutable=frozenset({"run_id", "create_at", "event_type", "creator_user_id"}),
         indexes=(("run_id", "event_at"),)),
+    EntityTable("status_update", "run_status_updates", _cols(
+        "run_id post_id message user_id create_at:INTEGER delete_at:INTEGER"),
+        immutable=frozenset({"run_id", "post_id", "message", "user_id", "create_at"}),
+        indexes=(("run_id", "create_at"),)),
+    # One row per (run, metric), id "<run id>:<metric id>", so values of different metrics edited
+    # apart both survive.
+    EntityTable("run_metric", "run_metrics", _cols("run_id metric_config_id value:INTEGER"),
+                immutable=frozenset({"run_id", "metric_config_id"}), indexes=(("run_id",),)),
     # -- boards ------------------------------------------------------------------------------
     EntityTable("board", "boards", _cols(
         f"team_id channel_id created_by modified_by type minimum_role title description icon "
@@ -126,6 +146,7 @@ SETS = [
     # The nodes (key hex) a user has an account on: they are entitled to the user's private feeds.
     SetTable("user.nodes", "user_nodes", "user_id", ("node",)),
     SetTable("run.participants", "run_participants", "run_id", ("user_id",)),
+    SetTable("run.followers", "run_followers", "run_id", ("user_id",)),
     SetTable("board.members", "board_members", "board_id", ("user_id",)),
     SetTable("card.labels", "card_labels", "card_id", ("property_id", "option_id")),
 ]

@@ -19,6 +19,8 @@ from .routes import (
     files,
     hooks,
     openapi,
+    playbook_runs,
+    playbooks,
     posts,
     preferences,
     reactions,
@@ -33,7 +35,7 @@ from .routes import (
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-                 websocket, openapi, status, bundles]
+                 websocket, openapi, status, bundles, playbooks, playbook_runs]
 
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:

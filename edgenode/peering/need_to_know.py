@@ -17,6 +17,12 @@ no longer read:
 - when the last member hosted on N leaves, N receives that removal and nothing written after it.
   What N already holds stays there: data cannot be unsent.
 
+A run of a playbook (scope "run:<id>") goes everywhere when its playbook is public (every team
+member may view it), else only to nodes that host its owner, a participant or a member of its
+channel; a private playbook (scope "playbook:<id>") only to nodes that host one of its members.
+A run or playbook this node knows nothing of yet is treated as private (edgenode/services/
+playbook_entitlement.py).
+
 Each peer session keeps one `PeerNeedToKnow` (sets of user and channel ids) and refreshes only what
 a commit may have changed: one channel's type and members after a commit to a private channel's
 feed, everything after a directory commit (users, logins), the peer's roles after a "node" commit.
@@ -37,6 +43,7 @@ from sync.ports import ScopeChange
 
 from edgenode.services.context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE
 from edgenode.services.membership import EFFECTIVE_CHANNEL_MEMBERS
+from edgenode.services.playbook_entitlement import PlaybookEntitlement
 
 from .ports import StoreReads
 from .trust import node_roles
@@ -104,6 +111,8 @@ class PeerNeedToKnow:
         """Channels known to be of type P, G or D (a channel's type never changes)."""
         self.entitled: set[str] = set()
         """Private channels with a member the peer hosts."""
+        self.playbooks = PlaybookEntitlement(store, node)
+        """Runs and playbooks (their own scopes)."""
 
     async def load(self) -> None:
         await self._load_roles()
@@ -117,6 +126,7 @@ class PeerNeedToKnow:
         self.hosted = await self._ids(_HOSTED_USERS, (self.node,))
         self.public = await self._ids(_PUBLIC_CHANNELS)
         self.entitled = await self._ids(_ENTITLED_CHANNELS, (self.node,))
+        await self.playbooks.load()
 
     async def _ids(self, sql: str, params: tuple[str, ...] = ()) -> set[str]:
         return {row[0] for row in await self._store.fetchall(sql, params)}
@@ -131,6 +141,8 @@ class PeerNeedToKnow:
             return key in self.public or key in self.entitled
         if kind == _USER:
             return key in self.hosted
+        if kind in PlaybookEntitlement.KINDS:
+            return self.playbooks.allows(kind, key)
         return True  # the directory, the mesh's feeds, and anything else public
 
     def may_change(self, scope: str) -> bool:
@@ -139,9 +151,20 @@ class PeerNeedToKnow:
         if scope in (DIRECTORY_SCOPE, _NODE_SCOPE):
             return True
         kind, _, key = scope.partition(":")
+        if self.playbooks.may_change(scope):
+            return True
         return kind == _CHANNEL and key not in self.public  # a public channel stays public
 
     async def refresh(self, scopes: Collection[str]) -> ScopeChange:
+        was_hub = self.hub
+        change = await self._refresh(scopes)
+        if self.hub:  # a hub receives every run and playbook too
+            gained = await self.playbooks.everything() - self.playbooks.scopes() if not was_hub else frozenset()
+            return ScopeChange(change.gained | gained, change.lost)
+        more = await self.playbooks.refresh(scopes)
+        return ScopeChange(change.gained | more.gained, change.lost | more.lost)
+
+    async def _refresh(self, scopes: Collection[str]) -> ScopeChange:
         if _NODE_SCOPE in scopes and not self.hub:
             before = self._scopes()
             await self._load_roles()

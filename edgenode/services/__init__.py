@@ -14,6 +14,12 @@ from .files import FileService
 from .membership import Memberships
 from .outgoing import OutgoingDispatcher, OutgoingHookService
 from .peer_events import PeerEvents
+from .playbook_checklists import ChecklistService
+from .playbook_commands import PLAYBOOK_TRIGGER, KeywordWatcher, PlaybookCommand
+from .playbook_notify import PlaybookNotifier
+from .playbook_run_extras import RunExtras
+from .playbook_runs import RunService
+from .playbooks import PlaybookService
 from .posts import PostService
 from .preferences import PreferenceService
 from .reactions import ReactionService
@@ -52,6 +58,12 @@ class Services:
     preferences: PreferenceService
     unreads: UnreadService
     peer_events: PeerEvents  # started and stopped by the composition root
+    playbooks: PlaybookService
+    runs: RunService
+    checklists: ChecklistService
+    run_extras: RunExtras
+    playbook_keywords: KeywordWatcher  # started and stopped by the composition root
+    playbook_notifier: PlaybookNotifier  # started and stopped by the composition root
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -74,6 +86,15 @@ class Services:
         commands = CommandService(ctx, access, channels, members, posts, poster, audit)
         commands.search = search
         peer_events = PeerEvents(ctx, posts, channels)
+        playbooks = PlaybookService(ctx, members)
+        notifier = PlaybookNotifier(ctx, posts)
+        runs = RunService(ctx, members, channels, posts, playbooks, notifier)
+        checklists = ChecklistService(ctx, members, runs)
+        commands.plugins[PLAYBOOK_TRIGGER] = PlaybookCommand(ctx, playbooks, runs, checklists).run
+        peer_events.scope_events["run"] = runs.peer_events
+        peer_events.scope_events["playbook"] = playbooks.peer_events
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
-                   preferences=preferences, unreads=unreads, peer_events=peer_events,
+                   preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
+                   checklists=checklists, run_extras=RunExtras(ctx, members, runs), playbook_keywords=KeywordWatcher(ctx, playbooks, runs),
+                   playbook_notifier=notifier,
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

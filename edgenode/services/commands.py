@@ -106,6 +106,8 @@ class CommandService:
         """The search service, when the node has one (/search degrades to an ephemeral notice without)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._response_urls: dict[str, _ResponseUrl] = {}
+        self.plugins: dict[str, Callable[[CommandCall], Awaitable[CommandResponse]]] = {}
+        """Commands of the node's built-in plugins (Playbooks' /playbook), by trigger."""
         self._builtins = Builtins(ctx, channels, members, posts, search=lambda: self.search,
                                   sleep=lambda seconds: self.sleep(seconds), spawn=self._spawn)
 
@@ -242,6 +244,11 @@ class CommandService:
         if custom is not None:
             response = await self._run_custom(custom, call)
             await self._answer(call, response, custom)
+            return response.to_json()
+        plugin = self.plugins.get(call.trigger)
+        if plugin is not None:
+            response = await plugin(call)
+            await self._answer(call, response, None)
             return response.to_json()
         if self._builtins.get(call.trigger) is not None:
             response = await self._builtins.run(call)

@@ -97,6 +97,10 @@ class EventBus:
         for subscription in list(self._subscribers):
             subscription.offer(event)
 
+    def has_user_subscribers(self) -> bool:
+        """Whether any user (a client connection) listens: events costly to build are skipped otherwise."""
+        return any(subscription.user_id is not None for subscription in self._subscribers)
+
     @contextmanager
     def subscribe(self, user_id: str | None = None, *, peer_writes: bool | None = None) -> Iterator[Subscription]:
         """A queue of the events published while the block runs (with `user_id`, those that may reach that user).

@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +164,8 @@ class PeerEvents:
         self._idle.set()
         self._unsubscribe: Callable[[], None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self.scope_events: dict[str, Callable[[str, Sequence[Op]], Awaitable[list[Event]]]] = {}
+        """Event builders of other services by scope kind ("run"): (key, the feed's new ops) -> events."""
 
     async def start(self) -> None:
         """Raise events for foreign ops committed from now on (never for those held already)."""
@@ -238,6 +240,10 @@ class PeerEvents:
             skipped = skipped or sum(isinstance(op, Create) and op.kind == "post" for op in ops) > self._posted_per_feed
             for event in await self._events(changes):
                 self._ctx.events.publish(event)
+            kind, _, key = feed.scope.partition(":")
+            if kind in self.scope_events:
+                for event in await self.scope_events[kind](key, ops):
+                    self._ctx.events.publish(event)
             await asyncio.sleep(0)  # let connections send what this feed raised before the next one
         return skipped
 

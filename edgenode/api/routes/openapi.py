@@ -13,7 +13,10 @@ from edgenode.api.json import json_response
 from edgenode.api.middleware import VERSION_ID
 from edgenode.api.openapi_spec import build_document
 
-__all__ = ["http_routes", "routes"]
+__all__ = ["PLUGIN_PREFIX", "http_routes", "routes"]
+
+PLUGIN_PREFIX = "/plugins/"
+"""Plugin APIs (Playbooks, Boards) have their own shapes and error bodies: not part of the v4 document."""
 
 
 def http_routes(table: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -23,7 +26,7 @@ def http_routes(table: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[
             yield from http_routes(route.routes, prefix + route.path)
         elif isinstance(route, Route):
             for method in sorted(route.methods or ()):
-                if method != "HEAD":
+                if method != "HEAD" and not (prefix + route.path).startswith(PLUGIN_PREFIX):
                     yield method, prefix + route.path
 
 
