@@ -110,7 +110,7 @@ ENTITIES = [
     EntityTable("card_value", "card_values", _cols("card_id property_id value:JSON"),
                 immutable=frozenset({"card_id", "property_id"}), indexes=(("card_id",),)),
     EntityTable("view", "board_views", _cols(
-        f"board_id created_by modified_by title icon view_type group_by_id sort_options:JSON "
+        f"board_id created_by modified_by title view_type group_by_id sort_options:JSON "
         f"visible_property_ids:JSON hidden_option_ids:JSON filter:JSON column_widths:JSON extra:JSON position "
         f"{_TIMES}"), immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id",),)),
     # A card's place in one view once somebody moved it there: an LWW fractional key per (view, card),

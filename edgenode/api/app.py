@@ -12,6 +12,8 @@ from .browser import BrowserBoundary
 from .errors import EXCEPTION_HANDLERS
 from .middleware import MattermostHeaders
 from .routes import (
+    boards,
+    boards_blocks,
     channels,
     client_start,
     commands,
@@ -32,7 +34,7 @@ from .routes import (
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-                 websocket, openapi, status]
+                 websocket, openapi, status, boards, boards_blocks]
 
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:

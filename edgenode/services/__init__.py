@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .audit import AuditLog
+from .boards_root import Boards
 from .channels import ChannelService
 from .commands import CommandService
 from .context import Context
@@ -24,7 +25,7 @@ from .users import Session, UserService
 from .webhooks import IntegrationAccess, IntegrationPoster, WebhookService
 
 __all__ = [
-    "AuditLog", "BadRequest", "Broadcast", "ChannelService", "Conflict", "Context", "Event", "EventBus",
+    "AuditLog", "BadRequest", "Boards", "Broadcast", "ChannelService", "Conflict", "Context", "Event", "EventBus",
     "Forbidden", "Memberships", "NotFound", "PeerEvents", "PostService", "SearchService", "ServiceError", "Services",
     "Session", "TeamService", "Unauthorized", "UserService",
     "FileService", "PreferenceService", "ReactionService", "UnreadService",
@@ -52,6 +53,7 @@ class Services:
     preferences: PreferenceService
     unreads: UnreadService
     peer_events: PeerEvents  # started and stopped by the composition root
+    boards: Boards
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -74,6 +76,8 @@ class Services:
         commands = CommandService(ctx, access, channels, members, posts, poster, audit)
         commands.search = search
         peer_events = PeerEvents(ctx, posts, channels)
+        boards = Boards.build(ctx, members)
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
+                   boards=boards,
                    preferences=preferences, unreads=unreads, peer_events=peer_events,
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

@@ -15,6 +15,10 @@ from edgenode.api.openapi_spec import build_document
 
 __all__ = ["http_routes", "routes"]
 
+_OWN_APIS = ("/plugins/", "/api/v2/")
+"""Plugin APIs (Focalboard's, under both its prefixes) are other APIs with their own error body: not
+part of this Mattermost v4 document."""
+
 
 def http_routes(table: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
     """Every (method, path template) an app routes over HTTP; HEAD (implied by GET) and websockets left out."""
@@ -23,7 +27,7 @@ def http_routes(table: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[
             yield from http_routes(route.routes, prefix + route.path)
         elif isinstance(route, Route):
             for method in sorted(route.methods or ()):
-                if method != "HEAD":
+                if method != "HEAD" and not (prefix + route.path).startswith(_OWN_APIS):
                     yield method, prefix + route.path
 
 
