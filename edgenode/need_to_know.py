@@ -37,6 +37,7 @@ from sync.mesh import HUB_ROLE
 from sync.ports import ScopeChange
 
 from .mesh import node_roles
+from .services.boards_scopes import BOARD_SCOPE_KIND, BoardNeedToKnow
 from .services.context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE
 from .services.membership import EFFECTIVE_CHANNEL_MEMBERS
 
@@ -95,6 +96,8 @@ class PeerNeedToKnow:
         """Channels known to be of type P, G or D (a channel's type never changes)."""
         self.entitled: set[str] = set()
         """Private channels with a member the peer hosts."""
+        self.boards = BoardNeedToKnow(node)
+        """Boards: open ones, and private ones with a member the peer hosts (services/boards_scopes.py)."""
 
     async def load(self) -> None:
         await self._load_roles()
@@ -108,6 +111,7 @@ class PeerNeedToKnow:
         self.hosted = await self._ids(_HOSTED_USERS, (self.node,))
         self.public = await self._ids(_PUBLIC_CHANNELS)
         self.entitled = await self._ids(_ENTITLED_CHANNELS, (self.node,))
+        await self.boards.load(self._store)
 
     async def _ids(self, sql: str, params: tuple[str, ...] = ()) -> set[str]:
         return {row[0] for row in await self._store.fetchall(sql, params)}
@@ -122,6 +126,8 @@ class PeerNeedToKnow:
             return key in self.public or key in self.entitled
         if kind == _USER:
             return key in self.hosted
+        if kind == BOARD_SCOPE_KIND:
+            return self.boards.allows(key)
         return True  # the directory, the mesh's feeds, and anything else public
 
     def may_change(self, scope: str) -> bool:
@@ -130,16 +136,26 @@ class PeerNeedToKnow:
         if scope in (DIRECTORY_SCOPE, _NODE_SCOPE):
             return True
         kind, _, key = scope.partition(":")
+        if kind == BOARD_SCOPE_KIND:
+            return True  # a board may change type or channel link
         return kind == _CHANNEL and key not in self.public  # a public channel stays public
 
     async def refresh(self, scopes: Collection[str]) -> ScopeChange:
+        change = await self._refresh(scopes)
+        if self.hub:
+            return change
+        boards = await self.boards.refresh(self._store, scopes)
+        return ScopeChange(change.gained | boards.gained, change.lost | boards.lost)
+
+    async def _refresh(self, scopes: Collection[str]) -> ScopeChange:
         if _NODE_SCOPE in scopes and not self.hub:
             before = self._scopes()
             await self._load_roles()
             if self.hub:
                 channels, users = await self._ids(_ALL_CHANNELS), await self._ids(_ALL_USERS)
                 everything = {f"{_CHANNEL}:{c}" for c in channels} | {f"{_USER}:{u}" for u in users}
-                return ScopeChange(frozenset(everything - before))
+                everything |= await BoardNeedToKnow.every_board(self._store)
+                return ScopeChange(frozenset(everything - before - self.boards.scopes()))
         wide = DIRECTORY_SCOPE in scopes
         before = self._scopes() if wide else set()
         channels = {scope: self.allows(scope) for scope in scopes if scope.startswith(_CHANNEL + ":")}
