@@ -59,10 +59,12 @@ async def open_node(data_dir: Path, settings: NodeSettings | None = None) -> Asy
         services = Services.build(context)
         await services.outgoing.start()  # outgoing webhooks fire on posts from now on
         await services.peer_events.start()  # ops from peers raise WebSocket events from now on
+        await services.boards.peer_events.start()  # and so do board ops from peers
         try:
             yield Node(data_dir, store, services)
         finally:
             await services.peer_events.stop()
+            await services.boards.peer_events.stop()
             await services.commands.stop()  # cancels delayed /echo answers
             await services.outgoing.stop()
             await outbound.aclose()

@@ -10,6 +10,7 @@ from .boards_blocks import BlockService
 from .boards_cards import CardService
 from .boards_events import BoardEvents
 from .boards_members import BoardMemberService
+from .boards_peer_events import BoardPeerEvents
 from .context import Context
 from .membership import Memberships
 
@@ -24,10 +25,12 @@ class Boards:
     blocks: BlockService
     cards: CardService
     members: BoardMemberService
+    peer_events: BoardPeerEvents  # started and stopped by the composition root
 
     @classmethod
     def build(cls, ctx: Context, members: Memberships) -> Boards:
         access, events = BoardAccess(ctx, members), BoardEvents(ctx)
         blocks = BlockService(ctx, access, events)
         return cls(access, events, BoardService(ctx, members, access, blocks, events), blocks,
-                   CardService(ctx, access, blocks), BoardMemberService(ctx, members, access, events))
+                   CardService(ctx, access, blocks), BoardMemberService(ctx, members, access, events),
+                   BoardPeerEvents(ctx, events))

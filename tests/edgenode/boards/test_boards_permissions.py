@@ -114,3 +114,28 @@ async def test_board_changes_reach_members_over_the_websocket_and_nobody_else(wo
         assert (event.data["action"], event.data["teamId"], event.data["block"]["id"]) == (
             "UPDATE_BLOCK", world.team_id, card["id"])
         assert bob.empty()
+
+
+async def test_a_card_edited_on_another_node_reaches_the_members_websocket(world: BoardsWorld, tmp_path: Any) -> None:
+    from crdt import Update
+    from edgenode.schema import SCHEMA
+    from edgenode.store import Store
+    from sync import Signer
+
+    board, _, cards = await kanban(world)
+    store = world.node.services.ctx.store
+    async with Store(tmp_path / "peer.db", SCHEMA, Signer.generate()) as peer:
+        for feed, head in (await store.heads()).items():
+            await peer.apply(await store.segment(feed, 0, head.seq))
+        await peer.write(f"board:{board['id']}", [Update("card", cards[1], {"title": "renamed elsewhere"})])
+        events = world.node.services.ctx.events
+        with events.subscribe(world.users["alice"]["id"]) as alice, events.subscribe(world.users["bob"]["id"]) as bob:
+            heads = await store.heads()
+            for feed, head in (await peer.heads()).items():
+                after = heads[feed].seq if feed in heads else 0
+                if head.seq > after:
+                    await store.apply(await peer.segment(feed, after, head.seq - after))
+            event = await asyncio.wait_for(alice.get(), 5)
+            assert (event.event, event.from_peer) == (PLUGIN_EVENT, True)
+            assert (event.data["block"]["id"], event.data["block"]["title"]) == (cards[1], "renamed elsewhere")
+            assert bob.empty()
