@@ -114,7 +114,7 @@ ENTITIES = [
         f"visible_property_ids:JSON hidden_option_ids:JSON filter:JSON column_widths:JSON extra:JSON position "
         f"{_TIMES}"), immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id",),)),
     # A card's place in one view once somebody moved it there: an LWW fractional key per (view, card),
-    # id "view:card". A move is one register write, so moves of different cards never interfere and
+    # id derived from (view, card) (boards_model.position_id). A move is one register write, so moves of different cards never interfere and
     # a card moved on two sides keeps the later move.
     EntityTable("card_position", "card_positions", _cols("view_id card_id position"),
                 immutable=frozenset({"view_id", "card_id"}), indexes=(("view_id",),)),

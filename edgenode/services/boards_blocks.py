@@ -28,7 +28,7 @@ from .boards_json import (
     loads,
 )
 from .boards_model import BLOCK_KIND, CARD_KIND, VALUE_KIND, VIEW_KIND, Placed, board_scope, move_ops, moves, value_id
-from .boards_queries import BoardReader, view_card_order
+from .boards_queries import BoardReader, view_order_and_placed
 from .context import Context
 from .errors import BadRequest, Forbidden, NotFound
 from .users import Session
@@ -154,8 +154,8 @@ class BlockService:
             columns["extra"] = new_extra
             fields.update(_changed(row, columns, types))
             if "cardOrder" in updated:
-                current = await view_card_order(self._ctx.store, board["id"], block_id)
-                extra += move_ops(block_id, moves(current, flat_ids(updated["cardOrder"]), self._rng))
+                current, placed = await view_order_and_placed(self._ctx.store, board["id"], block_id)
+                extra += move_ops(block_id, moves(current, flat_ids(updated["cardOrder"]), self._rng), placed)
         else:
             merged = {**loads(row["fields"], {}), **updated}
             for name in deleted:

@@ -2,7 +2,7 @@
 ops a move writes. No I/O: the services and the convergence tests share them.
 
 A view's card order is every live card of the board sorted by (key, card id), where a card's key in
-a view is its per-view position register ("card_position" id "view:card") if anybody ever moved it
+a view is its per-view position register ("card_position", id derived from (view, card)) if anybody ever moved it
 there, else the card's own default position (written once, at creation). So every live card appears
 exactly once in every view, whatever arrived; a move is one LWW register write, so concurrent moves
 of different cards both take effect and a card moved on two sides ends where the later move put it.
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from crdt import Create, EncodingError, key_between, keys_between
+from crdt import Create, EncodingError, Op, Update, key_between, keys_between
+from edgenode.ids import id_of
 
 __all__ = [
     "BOARD_KIND", "CARD_KIND", "VALUE_KIND", "VIEW_KIND", "POSITION_KIND", "BLOCK_KIND", "MEMBER_KIND",
@@ -42,7 +43,8 @@ def value_id(card_id: str, property_id: str) -> str:
 
 
 def position_id(view_id: str, card_id: str) -> str:
-    return f"{view_id}:{card_id}"
+    """Derived like value_id, and as short as an id: a move is one small op (see bench/bench_boards.py)."""
+    return id_of(hashlib.blake2b(f"{view_id}\0{card_id}".encode(), digest_size=16).digest())
 
 
 def member_id(board_id: str, user_id: str) -> str:
@@ -125,9 +127,15 @@ def moves(current: Sequence[tuple[str, str]], desired: Sequence[str], rng: rando
     return assigned
 
 
-def move_ops(view_id: str, assigned: Mapping[str, str]) -> list[Create]:
-    """One register write per moved card; a Create so the first move on two nodes meets in one register."""
-    return [Create(POSITION_KIND, position_id(view_id, card_id), {"view_id": view_id, "card_id": card_id,
-                                                                   "position": key},
-                   deps=[(VIEW_KIND, view_id), (CARD_KIND, card_id)])
-            for card_id, key in sorted(assigned.items())]
+def move_ops(view_id: str, assigned: Mapping[str, str], placed: Collection[str] = ()) -> list[Op]:
+    """One register write per moved card: an Update of its position in the view if this node holds one
+    (`placed`: cards with a position row here), else a Create, so first moves made on two nodes meet in
+    one register. No deps: a position whose card or view is missing is simply not shown."""
+    ops: list[Op] = []
+    for card_id, key in sorted(assigned.items()):
+        pid = position_id(view_id, card_id)
+        if card_id in placed:
+            ops.append(Update(POSITION_KIND, pid, {"position": key}))
+        else:
+            ops.append(Create(POSITION_KIND, pid, {"view_id": view_id, "card_id": card_id, "position": key}))
+    return ops

@@ -28,23 +28,23 @@ SETTLE_S = 0.02
 _log = logging.getLogger(__name__)
 
 
-def touched(ops: list[Op]) -> tuple[bool, set[str], set[str]]:
-    """(board changed, block ids changed, card ids whose values changed) by a run of one board's ops."""
-    board, blocks, valued = False, set(), set()
+def touched(ops: list[Op]) -> tuple[bool, set[str], set[str], set[str]]:
+    """(board changed, block ids changed, card ids whose values changed, positions moved) by one board's ops."""
+    board, blocks, valued, positions = False, set(), set(), set()
     for op in ops:
         if op.kind == BOARD_KIND or op.kind == "board.members":
             board = True
         elif op.kind in (CARD_KIND, VIEW_KIND, BLOCK_KIND):
             blocks.add(op.id)
-        elif op.kind == POSITION_KIND and isinstance(op, (Create, Update)):
-            blocks.add(dict(op.fields).get("view_id") or op.id.partition(":")[0])
+        elif op.kind == POSITION_KIND:
+            positions.add(op.id)
         elif op.kind == VALUE_KIND and isinstance(op, (Create, Update)):
             card = dict(op.fields).get("card_id")
             if isinstance(card, str):
                 valued.add(card)
         elif isinstance(op, (Add, Remove)):
             board = True
-    return board, blocks, valued
+    return board, blocks, valued, positions
 
 
 class BoardPeerEvents:
@@ -124,7 +124,11 @@ class BoardPeerEvents:
         board = await self._ctx.store.fetchone("SELECT * FROM boards WHERE id = ? AND _deleted = 0", (board_id,))
         if board is None:
             return
-        board_changed, blocks, valued = touched(ops)
+        board_changed, blocks, valued, positions = touched(ops)
+        if positions:  # a move changes its view's cardOrder
+            marks = ",".join("?" * len(positions))
+            blocks |= {r[0] for r in await self._ctx.store.fetchall(
+                f"SELECT DISTINCT view_id FROM card_positions WHERE id IN ({marks})", tuple(sorted(positions)))}
         if board_changed:
             await self._events.board_changed(board, from_peer=True)
         wanted = blocks | valued

@@ -9,17 +9,22 @@ from typing import Any
 from .boards_json import card_block_json, card_json, content_block_json, loads, view_block_json
 from .boards_model import Placed, card_order
 
-__all__ = ["LIVE_CARDS", "view_card_order", "BoardReader"]
+__all__ = ["LIVE_CARDS", "view_card_order", "view_order_and_placed", "BoardReader"]
 
 LIVE_CARDS = "SELECT id, position FROM cards WHERE board_id = ? AND _deleted = 0 AND coalesce(delete_at, 0) = 0"
 
 
 async def view_card_order(store: Any, board_id: str, view_id: str) -> list[tuple[str, str]]:
     """(card id, key) of every live card of the board, in the order of the view."""
+    return (await view_order_and_placed(store, board_id, view_id))[0]
+
+
+async def view_order_and_placed(store: Any, board_id: str, view_id: str) -> tuple[list[tuple[str, str]], set[str]]:
+    """The view's order, and the cards that have a position row in it (a move of those is an Update)."""
     cards = [Placed(row[0], row[1] or "") for row in await store.fetchall(LIVE_CARDS, (board_id,))]
     overrides = {row[0]: row[1] for row in await store.fetchall(
         "SELECT card_id, position FROM card_positions WHERE view_id = ? AND _deleted = 0", (view_id,))}
-    return card_order(cards, overrides)
+    return card_order(cards, overrides), set(overrides)
 
 
 class BoardReader:
@@ -31,7 +36,7 @@ class BoardReader:
     async def card_rows(self, board_id: str) -> list[sqlite3.Row]:
         return await self._store.fetchall(  # type: ignore[no-any-return]
             "SELECT * FROM cards WHERE board_id = ? AND _deleted = 0 AND coalesce(delete_at, 0) = 0 "
-            "ORDER BY create_at, id", (board_id,))
+            "ORDER BY position, id", (board_id,))
 
     async def card_row(self, card_id: str) -> sqlite3.Row | None:
         return await self._store.fetchone(  # type: ignore[no-any-return]

@@ -23,7 +23,7 @@ from edgenode.services.boards_model import (
     move_ops,
     value_id,
 )
-from edgenode.services.boards_queries import view_card_order
+from edgenode.services.boards_queries import view_card_order, view_order_and_placed
 from edgenode.store import Store
 from sync import Signer, decode_op
 
@@ -65,7 +65,8 @@ async def _act(store: Store, name: str, step: int, action: str, roll: int) -> No
         assigned = moves(current, desired, rng)
         assert len(assigned) <= 1 or len(set(k for _, k in current)) < len(current)
         if assigned:
-            await store.write(SCOPE, move_ops(view, assigned))
+            placed = (await view_order_and_placed(store, BOARD, view))[1]
+            await store.write(SCOPE, move_ops(view, assigned, placed))
         after = [card_id for card_id, _ in await view_card_order(store, BOARD, view)]
         assert after == desired  # the mover sees exactly the order they asked for
     elif action == "edit":
