@@ -114,10 +114,10 @@ ENTITIES = [
         f"visible_property_ids:JSON hidden_option_ids:JSON filter:JSON column_widths:JSON extra:JSON position "
         f"{_TIMES}"), immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id",),)),
     # A card's place in one view once somebody moved it there: an LWW fractional key per (view, card),
-    # id derived from (view, card) (boards_model.position_id). A move is one register write, so moves of different cards never interfere and
-    # a card moved on two sides keeps the later move.
-    EntityTable("card_position", "card_positions", _cols("view_id card_id position"),
-                immutable=frozenset({"view_id", "card_id"}), indexes=(("view_id",),)),
+    # id "view:card" (so a view's positions are one range of the primary key, and a move is a small op).
+    # A move is one register write, so moves of different cards never interfere and a card moved on
+    # two sides keeps the later move.
+    EntityTable("card_position", "card_positions", _cols("position")),
     # Content inside a card (text, checkbox, comment, image, attachment, divider), ordered by position.
     EntityTable("block", "blocks", _cols(
         f"board_id parent_id created_by modified_by type title fields:JSON position {_TIMES}"),

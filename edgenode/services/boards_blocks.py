@@ -27,13 +27,29 @@ from .boards_json import (
     check_value,
     loads,
 )
-from .boards_model import BLOCK_KIND, CARD_KIND, VALUE_KIND, VIEW_KIND, Placed, board_scope, move_ops, moves, value_id
-from .boards_queries import BoardReader, view_order_and_placed
+from .boards_model import (
+    BLOCK_KIND,
+    BOARD_KIND,
+    CARD_KIND,
+    POSITION_KIND,
+    VALUE_KIND,
+    VIEW_KIND,
+    Placed,
+    board_scope,
+    move_ops,
+    moves,
+    value_id,
+)
+from .boards_queries import BoardReader, view_card_order
 from .context import Context
 from .errors import BadRequest, Forbidden, NotFound
+from .read_cache import ReadCache
 from .users import Session
 
-__all__ = ["BlockService"]
+__all__ = ["BlockService", "CONTENT_KINDS"]
+
+CONTENT_KINDS = frozenset({BOARD_KIND, CARD_KIND, VALUE_KIND, VIEW_KIND, POSITION_KIND, BLOCK_KIND})
+MAX_LOADED_BOARDS = 8
 
 _TABLES = {"card": "cards", "view": "board_views", "block": "blocks"}
 _KINDS = {"card": CARD_KIND, "view": VIEW_KIND, "block": BLOCK_KIND}
@@ -46,6 +62,9 @@ class BlockService:
         self.events = events
         self.reader = BoardReader(ctx.store)
         self._rng = rng or random.Random()
+        # a whole board's blocks as sent, until a commit touches any board's content: loading a board
+        # of thousands of cards is the boards UI's hot read, and the same for every member
+        self._loaded: ReadCache[str, bytes] = ReadCache(ctx.store, CONTENT_KINDS, max_entries=MAX_LOADED_BOARDS)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -54,6 +73,12 @@ class BlockService:
         await self._access.require(board_id, session, Role.VIEWER, "board")
         return await self.reader.blocks(board_id, parent_id=parent_id or None, type_=type_ or None,
                                         block_id=block_id or None)
+
+    async def all_blocks_json(self, board_id: str, session: Session) -> bytes:
+        """GET /boards/{id}/blocks without filters, as JSON bytes (kept until the board changes)."""
+        await self._access.require(board_id, session, Role.VIEWER, "board")
+
+        return await self._loaded.get(board_id, lambda: self.reader.blocks_json(board_id))
 
     async def state(self, board: sqlite3.Row | Mapping[str, Any]) -> BoardState:
         board_id = board["id"]
@@ -80,9 +105,9 @@ class BlockService:
             raise _forbidden("access denied to post card comments")
         if inserted.ops:
             await self._ctx.store.write(board_scope(board_id), inserted.ops)
-        new = set(inserted.new_ids)
-        out = [b for b in await self.reader.blocks(board_id) if b["id"] in new]
-        out.sort(key=lambda b: inserted.new_ids.index(b["id"]))
+        out = await self.reader.some_blocks(board_id, inserted.new_ids)
+        rank = {block_id: i for i, block_id in enumerate(inserted.new_ids)}
+        out.sort(key=lambda b: rank[b["id"]])
         await self.events.blocks_changed(board, out)
         return out
 
@@ -109,7 +134,7 @@ class BlockService:
             ops += await self._patch_ops(board, kinds[block_id], block_id, patch, session.user_id, now)
         if ops:
             await self._ctx.store.write(board_scope(board_id), ops)
-            await self.events.blocks_changed(board, [b for b in await self.reader.blocks(board_id) if b["id"] in ids])
+            await self.events.blocks_changed(board, await self.reader.some_blocks(board_id, ids))
 
     async def _patch_ops(self, board: sqlite3.Row, kind: str, block_id: str, patch: Mapping[str, Any],
                          user_id: str, now: int) -> list[Op]:
@@ -154,15 +179,16 @@ class BlockService:
             columns["extra"] = new_extra
             fields.update(_changed(row, columns, types))
             if "cardOrder" in updated:
-                current, placed = await view_order_and_placed(self._ctx.store, board["id"], block_id)
-                extra += move_ops(block_id, moves(current, flat_ids(updated["cardOrder"]), self._rng), placed)
+                current = await view_card_order(self._ctx.store, board["id"], block_id)
+                extra += move_ops(block_id, moves(current, flat_ids(updated["cardOrder"]), self._rng))
         else:
             merged = {**loads(row["fields"], {}), **updated}
             for name in deleted:
                 merged.pop(name, None)
             fields.update(_changed(row, {"fields": check_fields(merged)}, types))
-        if not fields and not extra:
-            return []
+        if not fields and (not extra or kind == "view"):
+            # a move alone writes only positions: the view itself did not change, and a move stays small
+            return extra
         return [Update(_KINDS[kind], block_id, {**fields, "modified_by": user_id, "update_at": now}), *extra]
 
     async def value_ops(self, board: sqlite3.Row, card_id: str, properties: Mapping[str, Any], *,

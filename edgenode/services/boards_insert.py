@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crdt import Create, Op, keys_between
+from crdt import Create, Op
 
 from .boards_json import (
     BLOCK_TYPES,
@@ -33,6 +33,7 @@ from .boards_model import (
     VALUE_KIND,
     VIEW_KIND,
     Placed,
+    append_keys,
     card_order,
     move_ops,
     moves,
@@ -114,7 +115,7 @@ def build_inserts(state: BoardState, blocks: Sequence[object], user_id: str, now
                        "fields": check_fields(block.get("fields"))})
     new_cards = {ids[b["id"]] for b in parsed if b["type"] == "card"}
     ops: list[Op] = []
-    card_keys = keys_between(state.last_card_key, None, len(new_cards), rng)
+    card_keys = append_keys(state.last_card_key, len(new_cards), now, rng)
     placed = list(state.cards)
     content: dict[str, list[tuple[int, str]]] = {}  # card -> (rank, new block id)
     views: list[tuple[str, list[str]]] = []
@@ -163,7 +164,7 @@ def build_inserts(state: BoardState, blocks: Sequence[object], user_id: str, now
             "board_id": board, "parent_id": parent, "type": type_, "title": block["title"], "fields": fields,
             "position": "", **who, **stamp_times}, deps=[(BOARD_KIND, board)] + (
                 [(CARD_KIND, parent)] if parent in new_cards or parent in state.live_cards else [])))
-    positions = _content_positions(state, content, card_content_order, rng)
+    positions = _content_positions(state, content, card_content_order, now, rng)
     ops = [_with_position(op, positions) for op in ops]
     current = card_order(placed, {})
     for view, desired in views:
@@ -197,13 +198,13 @@ def flat_ids(order: object) -> list[str]:
 
 
 def _content_positions(state: BoardState, content: dict[str, list[tuple[int, str]]],
-                       orders: Mapping[str, list[str]], rng: random.Random) -> dict[str, str]:
+                       orders: Mapping[str, list[str]], now: int, rng: random.Random) -> dict[str, str]:
     """New content blocks go after the card's existing content, in the card's contentOrder if it names them."""
     out: dict[str, str] = {}
     for card, blocks in content.items():
         rank = {block: i for i, block in enumerate(orders.get(card, []))}
         ordered = sorted(blocks, key=lambda b: (rank.get(b[1], len(rank)), b[0]))
-        for (_, block), key in zip(ordered, keys_between(state.content_last.get(card), None, len(ordered), rng)):
+        for (_, block), key in zip(ordered, append_keys(state.content_last.get(card), len(ordered), now, rng)):
             out[block] = key
     return out
 

@@ -63,13 +63,24 @@ def check_title(value: object, what: str = "title") -> str:
     return value
 
 
+_ORDERS = ("cardOrder", "contentOrder")
+MAX_ORDER = 100_000
+"""Ids in a cardOrder or contentOrder: those are not stored as sent (each moved card gets a position
+register), so they are checked apart from the size limit of what is stored."""
+
+
 def check_fields(value: object, what: str = "fields") -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be an object")
-    if len(json.dumps(value)) > MAX_FIELDS_BYTES:
+    stored = {k: v for k, v in value.items() if k not in _ORDERS}
+    if len(json.dumps(stored)) > MAX_FIELDS_BYTES:
         raise BadRequest(f"{what} is too large; the limit is {MAX_FIELDS_BYTES} bytes of JSON")
+    for name in _ORDERS:
+        order = value.get(name)
+        if order is not None and (not isinstance(order, list) or len(order) > MAX_ORDER):
+            raise BadRequest(f"{name} must be a list of at most {MAX_ORDER} ids")
     return value
 
 

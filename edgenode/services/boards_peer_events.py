@@ -125,13 +125,10 @@ class BoardPeerEvents:
         if board is None:
             return
         board_changed, blocks, valued, positions = touched(ops)
-        if positions:  # a move changes its view's cardOrder
-            marks = ",".join("?" * len(positions))
-            blocks |= {r[0] for r in await self._ctx.store.fetchall(
-                f"SELECT DISTINCT view_id FROM card_positions WHERE id IN ({marks})", tuple(sorted(positions)))}
+        blocks |= {p.partition(":")[0] for p in positions}  # a move changes its view's cardOrder
         if board_changed:
             await self._events.board_changed(board, from_peer=True)
         wanted = blocks | valued
         if wanted:
-            changed = [b for b in await self._reader.blocks(board_id) if b["id"] in wanted]
+            changed = await self._reader.some_blocks(board_id, sorted(wanted))
             await self._events.blocks_changed(board, changed, from_peer=True)

@@ -18,6 +18,8 @@ async def get_blocks(request: Request) -> Response:
     board_id, query = ref(request, "boardID"), request.query_params
     if board_id in TEMPLATES:
         return json_response(await s.boards.boards.require_template_or_board(board_id, session))
+    if not (query.get("parent_id") or query.get("type") or query.get("block_id")):
+        return Response(await s.boards.blocks.all_blocks_json(board_id, session), media_type="application/json")
     return json_response(await s.boards.blocks.get_blocks(board_id, session, parent_id=query.get("parent_id"),
                                                     type_=query.get("type"), block_id=query.get("block_id")))
 

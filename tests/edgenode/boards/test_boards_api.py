@@ -316,3 +316,19 @@ async def test_oversized_json_is_refused(world: BoardsWorld) -> None:
     assert await world.digest() == digest
     assert json.dumps(response.json())
     assert PREFIX
+
+
+async def test_the_unfiltered_blocks_built_by_sqlite_equal_the_filtered_ones(world: BoardsWorld) -> None:
+    board, view, cards = await kanban(world)
+    await world.ok("POST", f"/boards/{board['id']}/blocks", json=[
+        block(board["id"], "t", "text", parentId=cards[1], title="x"),
+        block(board["id"], "c", "comment", parentId=cards[1], title="y")])
+    await world.ok("PATCH", f"/cards/{cards[2]}", json={"updatedProperties": {"status": None, "n": ["a"]}})
+    everything = await world.ok("GET", f"/boards/{board['id']}/blocks")
+    parts = [await world.ok("GET", f"/boards/{board['id']}/blocks?type={t}") for t in ("card", "view")]
+    content = [b for b in await world.ok("GET", f"/boards/{board['id']}/blocks?parent_id={cards[1]}")]
+    assert everything == parts[0] + parts[1] + content
+    assert everything == await world.node.services.boards.blocks.reader.blocks(board["id"])
+    await world.ok("PATCH", f"/cards/{cards[0]}", json={"title": "renamed"})  # the kept answer is dropped
+    again = await world.ok("GET", f"/boards/{board['id']}/blocks")
+    assert next(b for b in again if b["id"] == cards[0])["title"] == "renamed"
