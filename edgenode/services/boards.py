@@ -202,6 +202,78 @@ class BoardService:
 
     async def patch(self, board_id: str, body: Mapping[str, Any], session: Session) -> dict[str, Any]:
         board = await self._access.require(board_id, session, Role.EDITOR, "modifying board properties")
+        ops = await self._patch_ops(board, body, session)
+        if ops:
+            await self._ctx.store.write(board_scope(board_id), ops)
+        board = await self._access.board(board_id)
+        await self._events.board_changed(board)
+        return board_json(board)
+
+    async def patch_with_blocks(self, body: Mapping[str, Any], session: Session) -> dict[str, Any]:
+        """PATCH /boards-and-blocks: {boardIDs, boardPatches, blockIDs, blockPatches}; every patch is
+        checked before anything is written, then each board's ops are written at once."""
+        board_ids, board_patches = body.get("boardIDs") or [], body.get("boardPatches") or []
+        block_ids, block_patches = body.get("blockIDs") or [], body.get("blockPatches") or []
+        if not all(isinstance(x, list) for x in (board_ids, board_patches, block_ids, block_patches)) \
+                or len(board_ids) != len(board_patches) or len(block_ids) != len(block_patches):
+            raise BadRequest("boardIDs/boardPatches and blockIDs/blockPatches must be lists of equal length")
+        if len(set(map(str, board_ids))) != len(board_ids):
+            raise BadRequest("a board is patched twice")
+        boards = [await self._access.require(check_ref(b, "board id"), session, Role.EDITOR,
+                                             "modifying board properties") for b in board_ids]
+        if len({b["team_id"] for b in boards}) > 1:
+            raise BadRequest("all boards should belong to the same team")
+        writes: dict[str, list[Op]] = {b["id"]: [] for b in boards}
+        for board, patch in zip(boards, board_patches):
+            if not isinstance(patch, dict):
+                raise BadRequest("each board patch must be an object")
+            writes[board["id"]] += await self._patch_ops(board, patch, session)
+        owners = {block: board_id for board_id in writes
+                  for block in await self._blocks.reader.kinds(board_id, [check_ref(b, "block id") for b in block_ids])}
+        for block_id, patch in zip(block_ids, block_patches):
+            if block_id not in owners:
+                raise BadRequest(f"block {block_id} is not in one of the patched boards")
+        for board in boards:
+            mine = [(i, p) for i, p in zip(block_ids, block_patches) if owners[i] == board["id"]]
+            if mine:
+                writes[board["id"]] += await self._blocks.patch_ops(board["id"], [i for i, _ in mine],
+                                                                    [p for _, p in mine], session)
+        for board_id, ops in writes.items():
+            if ops:
+                await self._ctx.store.write(board_scope(board_id), ops)
+        out_boards = [board_json(await self._access.board(b["id"])) for b in boards]
+        out_blocks = [blk for b in boards for blk in await self._blocks.reader.some_blocks(
+            b["id"], [i for i in block_ids if owners[i] == b["id"]])]
+        for board in boards:
+            await self._events.board_changed(await self._access.board(board["id"]))
+        return {"boards": out_boards, "blocks": out_blocks}
+
+    async def delete_with_blocks(self, body: Mapping[str, Any], session: Session) -> None:
+        """DELETE /boards-and-blocks: {boards, blocks}: boards need admin, blocks of them editor."""
+        board_ids, block_ids = body.get("boards") or [], body.get("blocks") or []
+        if not isinstance(board_ids, list) or not isinstance(block_ids, list) or not board_ids:
+            raise BadRequest("boards must be a non-empty list of ids (and blocks a list)")
+        boards = [await self._access.require(check_ref(b, "board id"), session, Role.ADMIN, "delete board")
+                  for b in dict.fromkeys(board_ids)]
+        if len({b["team_id"] for b in boards}) > 1:
+            raise BadRequest("all boards should belong to the same team")
+        owners = {block: (board["id"], kind) for board in boards
+                  for block, kind in (await self._blocks.reader.kinds(
+                      board["id"], [check_ref(b, "block id") for b in block_ids])).items()}
+        missing = [b for b in block_ids if b not in owners]
+        if missing:
+            raise BadRequest(f"missing BoardID for block {missing[0]}")
+        now = self._ctx.now_ms()
+        for board in boards:
+            ops: list[Op] = [Update(kind, block, {"delete_at": now, "update_at": now, "modified_by": session.user_id})
+                             for block, (owner, kind) in owners.items() if owner == board["id"]]
+            ops.append(Update(BOARD_KIND, board["id"], {"delete_at": now, "update_at": now,
+                                                        "modified_by": session.user_id}))
+            await self._ctx.store.write(board_scope(board["id"]), ops)
+            await self._events.board_changed(await self._access.any_board(board["id"]))
+
+    async def _patch_ops(self, board: sqlite3.Row, body: Mapping[str, Any], session: Session) -> list[Op]:
+        board_id = board["id"]
         role = await self._access.role(board, session)
         if body.get("type") is not None and role < Role.ADMIN:
             raise Forbidden("access denied to modifying board type")
@@ -233,12 +305,10 @@ class BoardService:
             fields["properties"] = check_fields(properties, "properties")
         if body.get("updatedCardProperties") or body.get("deletedCardProperties"):
             fields["card_properties"] = self._card_properties(board, body)
-        if fields:
-            fields.update({"modified_by": session.user_id, "update_at": self._ctx.now_ms()})
-            await self._ctx.store.write(board_scope(board_id), [Update(BOARD_KIND, board_id, fields)])
-        board = await self._access.board(board_id)
-        await self._events.board_changed(board)
-        return board_json(board)
+        if not fields:
+            return []
+        fields.update({"modified_by": session.user_id, "update_at": self._ctx.now_ms()})
+        return [Update(BOARD_KIND, board_id, fields)]
 
     @staticmethod
     def _card_properties(board: sqlite3.Row, body: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -119,6 +119,15 @@ class BlockService:
     async def patch_many(self, board_id: str, block_ids: Sequence[object], patches: Sequence[object],
                          session: Session) -> None:
         """PATCH blocks: all patches are checked before anything is written, then written at once."""
+        ops = await self.patch_ops(board_id, block_ids, patches, session)
+        if ops:
+            board = await self._access.board(board_id)
+            await self._ctx.store.write(board_scope(board_id), ops)
+            await self.events.blocks_changed(board, await self.reader.some_blocks(board_id, [str(b) for b in block_ids]))
+
+    async def patch_ops(self, board_id: str, block_ids: Sequence[object], patches: Sequence[object],
+                        session: Session) -> list[Op]:
+        """The ops of block patches, every one checked (and nothing written)."""
         if len(block_ids) != len(patches):
             raise BadRequest("block_ids and block_patches must have the same length")
         board = await self._access.require(board_id, session, Role.EDITOR, "make board changes")
@@ -132,9 +141,7 @@ class BlockService:
             if not isinstance(patch, dict):
                 raise BadRequest("each block patch must be an object")
             ops += await self._patch_ops(board, kinds[block_id], block_id, patch, session.user_id, now)
-        if ops:
-            await self._ctx.store.write(board_scope(board_id), ops)
-            await self.events.blocks_changed(board, await self.reader.some_blocks(board_id, ids))
+        return ops
 
     async def _patch_ops(self, board: sqlite3.Row, kind: str, block_id: str, patch: Mapping[str, Any],
                          user_id: str, now: int) -> list[Op]:

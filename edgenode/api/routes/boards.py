@@ -106,6 +106,17 @@ async def boards_and_blocks(request: Request) -> Response:
     return json_response(await s.boards.boards.create_with_blocks(await json_body(request), session))
 
 
+async def patch_boards_and_blocks(request: Request) -> Response:
+    session, s = await session_and_services(request)
+    return json_response(await s.boards.boards.patch_with_blocks(await json_body(request), session))
+
+
+async def delete_boards_and_blocks(request: Request) -> Response:
+    session, s = await session_and_services(request)
+    await s.boards.boards.delete_with_blocks(await json_body(request), session)
+    return empty()
+
+
 routes = plugin_routes([
     ("/teams/{teamID}/boards", team_boards, "GET"),
     ("/teams/{teamID}/boards/search", search_team, "GET"),
@@ -124,4 +135,6 @@ routes = plugin_routes([
     ("/boards/{boardID}/join", join, "POST"),
     ("/boards/{boardID}/leave", leave, "POST"),
     ("/boards-and-blocks", boards_and_blocks, "POST"),
+    ("/boards-and-blocks", patch_boards_and_blocks, "PATCH"),
+    ("/boards-and-blocks", delete_boards_and_blocks, "DELETE"),
 ])

@@ -332,3 +332,24 @@ async def test_the_unfiltered_blocks_built_by_sqlite_equal_the_filtered_ones(wor
     await world.ok("PATCH", f"/cards/{cards[0]}", json={"title": "renamed"})  # the kept answer is dropped
     again = await world.ok("GET", f"/boards/{board['id']}/blocks")
     assert next(b for b in again if b["id"] == cards[0])["title"] == "renamed"
+
+
+async def test_boards_and_blocks_patch_and_delete(world: BoardsWorld) -> None:
+    board, view, cards = await kanban(world)
+    patched = await world.ok("PATCH", "/boards-and-blocks", json={
+        "boardIDs": [board["id"]], "boardPatches": [{"title": "Renamed"}],
+        "blockIDs": [cards[0]], "blockPatches": [{"title": "first"}]})
+    assert [b["title"] for b in patched["boards"]] == ["Renamed"]
+    assert [(b["id"], b["title"]) for b in patched["blocks"]] == [(cards[0], "first")]
+    _, _, other_cards = await kanban(world)
+    await world.ok("POST", f"/boards/{board['id']}/join", "bob")
+    digest = await world.digest()
+    response = await world.fb("PATCH", "/boards-and-blocks", json={  # a block of a board not patched
+        "boardIDs": [board["id"]], "boardPatches": [{"title": "x"}],
+        "blockIDs": [other_cards[0]], "blockPatches": [{"title": "y"}]})
+    assert response.status_code == 400
+    response = await world.fb("DELETE", "/boards-and-blocks", "bob", json={"boards": [board["id"]], "blocks": []})
+    assert response.status_code == 403
+    assert await world.digest() == digest
+    assert await world.ok("DELETE", "/boards-and-blocks", json={"boards": [board["id"]], "blocks": [cards[1]]}) == {}
+    assert (await world.fb("GET", f"/boards/{board['id']}")).status_code == 404
