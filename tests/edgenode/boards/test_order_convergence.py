@@ -4,6 +4,7 @@ live card exactly once, in the order the reference replica (crdt.Replica fed eve
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import tempfile
 from pathlib import Path
@@ -24,7 +25,7 @@ from edgenode.services.boards_model import (
     move_ops,
     value_id,
 )
-from edgenode.services.boards_queries import view_card_order
+from edgenode.services.boards_queries import BoardReader, view_card_order
 from edgenode.store import Store
 from sync import Signer, decode_op
 
@@ -121,6 +122,7 @@ async def _scenario(folder: Path, plan: list[tuple[int, str, int]]) -> None:
                 order = [card_id for card_id, _ in await view_card_order(store, BOARD, view)]
                 assert sorted(order) == sorted(live)  # every live card exactly once
                 assert order == _oracle_order(replica, view)
+                assert json.loads(await BoardReader(store).view_order_json(BOARD, view)) == order  # the SQL path
         values = {r[0]: r[1] for r in await stores[0].fetchall("SELECT id, value FROM card_values")}
         assert values == {ref.split("/")[1]: f'"{fields["value"]}"' for ref, fields in replica.visible()["entities"].items()
                           if ref.startswith(f"{VALUE_KIND}/")}
