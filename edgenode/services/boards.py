@@ -90,8 +90,8 @@ class BoardService:
 
     # -- create -------------------------------------------------------------------------------
 
-    async def _board_ops(self, body: Mapping[str, Any], session: Session, team_id: str) -> tuple[dict[str, Any], list[Op]]:
-        """A new board (fresh id) as a row-like dict and its ops: the board and its creator as admin."""
+    async def _board_ops(self, body: Mapping[str, Any], session: Session, team_id: str) -> tuple[BoardState, list[Op]]:
+        """A new board (fresh id) as an empty `BoardState` and its ops: the board and its creator as admin."""
         board_type = _choice(body.get("type", "O") or "O", ("O", "P"), "board type")
         if is_guest(session):
             raise Forbidden("access denied to create board")
@@ -118,9 +118,7 @@ class BoardService:
             Create(MEMBER_KIND, member_id(board_id, user), {"board_id": board_id, "user_id": user,
                                                             "scheme_admin": True}, deps=[(BOARD_KIND, board_id)]),
         ]
-        row = {"id": board_id, **fields, "card_properties": None}
-        row["card_properties_list"] = card_properties
-        return row, ops
+        return BoardState(board_id, {p["id"]: p["type"] for p in card_properties}), ops
 
     async def _check_channel(self, channel_id: str, team_id: str, session: Session) -> None:
         row = await self._ctx.store.fetchone("SELECT team_id FROM channels WHERE id = ? AND _deleted = 0",
@@ -135,9 +133,9 @@ class BoardService:
             raise BadRequest("a new board must not have an id")
         team_id = check_ref(body.get("teamId"), "teamId")
         await self._access.require_team(team_id, session)
-        row, ops = await self._board_ops(body, session, team_id)
-        await self._ctx.store.write(board_scope(row["id"]), ops)
-        board = await self._access.board(row["id"])
+        state, ops = await self._board_ops(body, session, team_id)
+        await self._ctx.store.write(board_scope(state.board_id), ops)
+        board = await self._access.board(state.board_id)
         await self._events.board_changed(board)
         return board_json(board)
 
@@ -159,16 +157,16 @@ class BoardService:
         refs: dict[str, str] = {}
         for board in boards:
             ref = check_ref(board.get("id"), "board id (boards need an ID to be referenced from the blocks)")
-            row, ops = await self._board_ops(board, session, team_id)
-            refs[ref] = row["id"]
+            state, ops = await self._board_ops(board, session, team_id)
+            board_id = state.board_id
+            refs[ref] = board_id
             mine = [b for b in blocks if isinstance(b, dict) and b.get("boardId") == ref]
-            state = BoardState(row["id"], {p["id"]: p["type"] for p in row["card_properties_list"]})
-            mine = [{**b, "boardId": row["id"], "parentId": row["id"] if b.get("parentId") == ref else b.get("parentId")}
+            mine = [{**b, "boardId": board_id, "parentId": board_id if b.get("parentId") == ref else b.get("parentId")}
                     for b in mine]
             inserted = build_inserts(state, mine, session.user_id,
                                      self._ctx.now_ms(), self._rng)
-            written.append((row["id"], ops + inserted.ops))
-            new_boards.append(row["id"])
+            written.append((board_id, ops + inserted.ops))
+            new_boards.append(board_id)
             new_blocks += inserted.new_ids
         if any(not isinstance(b, dict) or b.get("boardId") not in refs for b in blocks):
             raise BadRequest("every block must name one of the new boards")

@@ -353,3 +353,16 @@ async def test_boards_and_blocks_patch_and_delete(world: BoardsWorld) -> None:
     assert await world.digest() == digest
     assert await world.ok("DELETE", "/boards-and-blocks", json={"boards": [board["id"]], "blocks": [cards[1]]}) == {}
     assert (await world.fb("GET", f"/boards/{board['id']}")).status_code == 404
+
+
+async def test_patch_several_blocks_at_once_all_or_nothing(world: BoardsWorld) -> None:
+    board, view, cards = await kanban(world)
+    assert await world.ok("PATCH", f"/boards/{board['id']}/blocks", json={
+        "block_ids": cards[:2], "block_patches": [{"title": "one"}, {"title": "two"}]}) == {}
+    titles = {b["id"]: b["title"] for b in await world.ok("GET", f"/boards/{board['id']}/blocks?type=card")}
+    assert (titles[cards[0]], titles[cards[1]]) == ("one", "two")
+    digest = await world.digest()
+    response = await world.fb("PATCH", f"/boards/{board['id']}/blocks", json={
+        "block_ids": cards[:2], "block_patches": [{"title": "three"}, {"title": "x" * 20_000}]})
+    assert response.status_code == 400
+    assert await world.digest() == digest

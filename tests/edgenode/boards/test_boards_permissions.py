@@ -139,3 +139,36 @@ async def test_a_card_edited_on_another_node_reaches_the_members_websocket(world
             assert (event.event, event.from_peer) == (PLUGIN_EVENT, True)
             assert (event.data["block"]["id"], event.data["block"]["title"]) == (cards[1], "renamed elsewhere")
             assert bob.empty()
+
+
+async def test_an_outsider_gets_403_from_every_route_of_a_private_board_and_changes_nothing(
+        world: BoardsWorld) -> None:
+    board, view, cards = await kanban(world)
+    await world.ok("PATCH", f"/boards/{board['id']}", json={"type": "P"})
+    b, alice = board["id"], world.users["alice"]["id"]
+    digest = await world.digest()
+    calls: list[tuple[str, str, Any]] = [
+        ("GET", f"/boards/{b}", None), ("PATCH", f"/boards/{b}", {"title": "x"}), ("DELETE", f"/boards/{b}", None),
+        ("POST", f"/boards/{b}/undelete", None), ("POST", f"/boards/{b}/duplicate", None),
+        ("GET", f"/boards/{b}/blocks", None), ("GET", f"/boards/{b}/blocks?type=card", None),
+        ("POST", f"/boards/{b}/blocks", [block(b, "k", "card")]),
+        ("PATCH", f"/boards/{b}/blocks", {"block_ids": [cards[0]], "block_patches": [{"title": "x"}]}),
+        ("PATCH", f"/boards/{b}/blocks/{view}", {"updatedFields": {"cardOrder": cards[::-1]}}),
+        ("DELETE", f"/boards/{b}/blocks/{cards[0]}", None), ("POST", f"/boards/{b}/blocks/{cards[0]}/undelete", None),
+        ("POST", f"/boards/{b}/cards", {"title": "x"}), ("GET", f"/boards/{b}/cards", None),
+        ("GET", f"/cards/{cards[0]}", None), ("PATCH", f"/cards/{cards[0]}", {"title": "x"}),
+        ("GET", f"/boards/{b}/members", None), ("POST", f"/boards/{b}/members", {"userId": alice}),
+        ("PUT", f"/boards/{b}/members/{alice}", {"schemeViewer": True}),
+        ("DELETE", f"/boards/{b}/members/{alice}", None), ("POST", f"/boards/{b}/join", None),
+        ("POST", f"/boards/{b}/leave", None),
+        ("PATCH", "/boards-and-blocks", {"boardIDs": [b], "boardPatches": [{"title": "x"}], "blockIDs": [],
+                                         "blockPatches": []}),
+        ("DELETE", "/boards-and-blocks", {"boards": [b], "blocks": []}),
+    ]
+    for method, path, body in calls:
+        response = await world.fb(method, path, "bob", json=body) if body is not None else \
+            await world.fb(method, path, "bob")
+        assert response.status_code == 403, (method, path, response.text)
+        assert set(response.json()) == {"error", "errorCode"}
+    assert await world.ok("GET", f"/teams/{world.team_id}/boards", "bob") == []
+    assert await world.digest() == digest
