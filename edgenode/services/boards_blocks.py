@@ -21,6 +21,7 @@ from .boards_events import BoardEvents
 from .boards_insert import BoardState, build_inserts, flat_ids, view_columns
 from .boards_json import (
     VIEW_COLUMNS,
+    content_block_json,
     check_fields,
     check_ref,
     check_title,
@@ -108,6 +109,29 @@ class BlockService:
         out = await self.reader.some_blocks(board_id, inserted.new_ids)
         rank = {block_id: i for i, block_id in enumerate(inserted.new_ids)}
         out.sort(key=lambda b: rank[b["id"]])
+        await self.events.blocks_changed(board, out)
+        return out
+
+    async def duplicate(self, board_id: str, block_id: str, session: Session, *, as_template: bool,
+                        ) -> list[dict[str, Any]]:
+        """POST .../blocks/{id}/duplicate: a copy of a card (with its content) or of one block, fresh ids."""
+        board = await self._access.require(board_id, session, Role.VIEWER, "board")
+        found = await self.reader.some_blocks(board_id, [check_ref(block_id, "block id")])
+        if not found:
+            raise NotFound(f"block ID={block_id} on BoardID={board_id}")
+        source = found[0]
+        role = await self._access.role(board, session)
+        if role < (Role.COMMENTER if source["type"] == "comment" else Role.EDITOR):
+            raise Forbidden("access denied to modify board cards")
+        blocks = [source]
+        if source["type"] == "card":
+            source = {**source, "fields": {**source["fields"], "isTemplate": as_template}}
+            blocks = [source] + [content_block_json(r) for r in await self.reader.content_rows(board_id, block_id)]
+        now = self._ctx.now_ms()
+        copies = [{**b, "createAt": now, "updateAt": now} for b in blocks]
+        inserted = build_inserts(await self.state(board), copies, session.user_id, now, self._rng, keep_times=False)
+        await self._ctx.store.write(board_scope(board_id), inserted.ops)
+        out = await self.reader.some_blocks(board_id, inserted.new_ids)
         await self.events.blocks_changed(board, out)
         return out
 

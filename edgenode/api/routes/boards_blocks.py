@@ -58,6 +58,12 @@ async def undelete_block(request: Request) -> Response:
                                                            session, False))
 
 
+async def duplicate_block(request: Request) -> Response:
+    session, s = await session_and_services(request)
+    return json_response(await s.boards.blocks.duplicate(ref(request, "boardID"), ref(request, "blockID"), session,
+                                                         as_template=request.query_params.get("asTemplate") == "true"))
+
+
 async def create_card(request: Request) -> Response:
     session, s = await session_and_services(request)
     return json_response(await s.boards.cards.create(ref(request, "boardID"), await json_body(request), session))
@@ -86,6 +92,7 @@ routes = plugin_routes([
     ("/boards/{boardID}/blocks/{blockID}", patch_block, "PATCH"),
     ("/boards/{boardID}/blocks/{blockID}", delete_block, "DELETE"),
     ("/boards/{boardID}/blocks/{blockID}/undelete", undelete_block, "POST"),
+    ("/boards/{boardID}/blocks/{blockID}/duplicate", duplicate_block, "POST"),
     ("/boards/{boardID}/cards", create_card, "POST"),
     ("/boards/{boardID}/cards", list_cards, "GET"),
     ("/cards/{cardID}", get_card, "GET"),

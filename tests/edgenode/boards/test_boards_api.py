@@ -366,3 +366,17 @@ async def test_patch_several_blocks_at_once_all_or_nothing(world: BoardsWorld) -
         "block_ids": cards[:2], "block_patches": [{"title": "three"}, {"title": "x" * 20_000}]})
     assert response.status_code == 400
     assert await world.digest() == digest
+
+
+async def test_duplicating_a_card_copies_its_content_with_fresh_ids(world: BoardsWorld) -> None:
+    board, view, cards = await kanban(world)
+    text = (await world.ok("POST", f"/boards/{board['id']}/blocks", json=[
+        block(board["id"], "t", "text", parentId=cards[0], title="inside")]))[0]
+    copies = await world.ok("POST", f"/boards/{board['id']}/blocks/{cards[0]}/duplicate")
+    card = next(b for b in copies if b["type"] == "card")
+    inner = next(b for b in copies if b["type"] == "text")
+    assert card["id"] not in cards and inner["id"] != text["id"]
+    assert (inner["parentId"], inner["title"], card["fields"]["contentOrder"]) == (card["id"], "inside", [inner["id"]])
+    assert card["fields"]["properties"] == {"status": "todo"}
+    assert card["id"] in await card_order(world, board["id"], view)
+    assert (await world.fb("POST", f"/boards/{board['id']}/blocks/cnope/duplicate")).status_code == 404
