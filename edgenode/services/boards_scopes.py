@@ -5,7 +5,7 @@ an explicit member (the "board.members" set), or, when the board is linked to a 
 effective member of that channel (its synthetic editors). A board this node knows nothing of yet is
 private. Unlike a channel, a board can change type and channel link, so every board commit may change
 what a peer receives, and so may commits to the directory (who a node hosts, team memberships) and
-to a linked channel (its members). Hubs receive everything (decided by need_to_know.py).
+to a linked channel (its members). Hubs receive everything (decided by peering/need_to_know.py).
 """
 
 from __future__ import annotations

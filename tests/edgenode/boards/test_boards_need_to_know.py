@@ -4,7 +4,7 @@ a member (explicit, or of the channel it is linked to), and it follows membershi
 from __future__ import annotations
 
 from crdt import Add
-from edgenode.need_to_know import NeedToKnow, PeerNeedToKnow
+from edgenode.peering.need_to_know import NeedToKnow, PeerNeedToKnow
 from edgenode.services.context import USER_NODES
 from support.boards_world import BoardsWorld
 
