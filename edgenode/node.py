@@ -54,12 +54,14 @@ async def open_node(data_dir: Path, settings: NodeSettings | None = None) -> Asy
         await services.peer_events.start()  # ops from peers raise WebSocket events from now on
         await services.playbook_keywords.start()  # posts with a playbook's keywords suggest or start it
         await services.playbook_notifier.start()  # status-update reminders from now on
+        await services.boards.peer_events.start()  # and so do board ops from peers
         try:
             yield Node(data_dir, store, services)
         finally:
             await services.playbook_notifier.stop()
             await services.playbook_keywords.stop()
             await services.peer_events.stop()
+            await services.boards.peer_events.stop()
             await services.commands.stop()  # cancels delayed /echo answers
             await services.outgoing.stop()
             await outbound.aclose()

@@ -110,25 +110,39 @@ ENTITIES = [
     # apart both survive.
     EntityTable("run_metric", "run_metrics", _cols("run_id metric_config_id value:INTEGER"),
                 immutable=frozenset({"run_id", "metric_config_id"}), indexes=(("run_id",),)),
-    # -- boards ------------------------------------------------------------------------------
+    # -- boards (scope "board:<id>"; merge rules in docs/boards.md) ------------------------------
+    # Deleting is a delete_at register (Focalboard's soft delete, which undelete reverses); an edit
+    # never writes delete_at, so a card deleted on one side and edited on the other stays deleted.
     EntityTable("board", "boards", _cols(
         f"team_id channel_id created_by modified_by type minimum_role title description icon "
-        f"show_description:BOOL is_template:BOOL properties:JSON card_properties:JSON {_TIMES}"),
-        immutable=frozenset({"team_id", "created_by", "create_at"})),
+        f"show_description:BOOL is_template:BOOL template_version:INTEGER properties:JSON card_properties:JSON "
+        f"{_TIMES}"), immutable=frozenset({"team_id", "created_by", "create_at"}), indexes=(("team_id",),)),
+    # A member's roles; whether they are a member at all is the "board.members" OR-set. Id: board:user.
+    EntityTable("board_member", "board_member_attrs", _cols(
+        "board_id user_id scheme_admin:BOOL scheme_editor:BOOL scheme_commenter:BOOL scheme_viewer:BOOL"),
+        immutable=frozenset({"board_id", "user_id"})),
+    # position: the card's default place in every view (set once, at creation, after the last card)
     EntityTable("card", "cards", _cols(
-        f"board_id parent_id created_by modified_by title icon content_order:JSON position {_TIMES}"),
-        immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id", "position"),)),
+        f"board_id created_by modified_by title icon is_template:BOOL position {_TIMES}"),
+        immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id",),)),
     # One card property value per row, so concurrent edits of different properties both survive.
+    # Id: a hash of (card, property), so two nodes setting the same value offline write one register.
     EntityTable("card_value", "card_values", _cols("card_id property_id value:JSON"),
                 immutable=frozenset({"card_id", "property_id"}), indexes=(("card_id",),)),
     EntityTable("view", "board_views", _cols(
         f"board_id created_by modified_by title view_type group_by_id sort_options:JSON "
-        f"visible_property_ids:JSON hidden_option_ids:JSON filter:JSON card_order:JSON position {_TIMES}"),
-        immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id", "position"),)),
+        f"visible_property_ids:JSON hidden_option_ids:JSON filter:JSON column_widths:JSON extra:JSON position "
+        f"{_TIMES}"), immutable=frozenset({"board_id", "created_by", "create_at"}), indexes=(("board_id",),)),
+    # A card's place in one view once somebody moved it there: an LWW fractional key per (view, card),
+    # id "view:card" (so a view's positions are one range of the primary key, and a move is a small op).
+    # A move is one register write, so moves of different cards never interfere and a card moved on
+    # two sides keeps the later move.
+    EntityTable("card_position", "card_positions", _cols("position")),
+    # Content inside a card (text, checkbox, comment, image, attachment, divider), ordered by position.
     EntityTable("block", "blocks", _cols(
         f"board_id parent_id created_by modified_by type title fields:JSON position {_TIMES}"),
         immutable=frozenset({"board_id", "parent_id", "type", "created_by", "create_at"}),
-        indexes=(("parent_id", "position"),)),
+        indexes=(("board_id",), ("parent_id",))),
     # -- mesh (scope "mesh"; only the authority's feed counts, see sync/revocation.py) --------------
     EntityTable("revocation", "revocations", _cols("node_key revoked_at:INTEGER reason last_seqs:JSON"),
                 immutable=frozenset({"node_key", "revoked_at", "reason", "last_seqs"}), indexes=(("node_key",),)),
@@ -148,7 +162,6 @@ SETS = [
     SetTable("run.participants", "run_participants", "run_id", ("user_id",)),
     SetTable("run.followers", "run_followers", "run_id", ("user_id",)),
     SetTable("board.members", "board_members", "board_id", ("user_id",)),
-    SetTable("card.labels", "card_labels", "card_id", ("property_id", "option_id")),
 ]
 
 COUNTERS = [

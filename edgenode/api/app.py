@@ -12,6 +12,8 @@ from .browser import BrowserBoundary
 from .errors import EXCEPTION_HANDLERS
 from .middleware import MattermostHeaders
 from .routes import (
+    boards,
+    boards_blocks,
     bundles,
     channels,
     client_start,
@@ -35,7 +37,9 @@ from .routes import (
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-                 websocket, openapi, status, bundles, playbooks, playbook_runs]
+    boards,
+    boards_blocks,
+    bundles,
 
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:

@@ -41,6 +41,7 @@ from sync.errors import MeshError
 from sync.mesh import HUB_ROLE
 from sync.ports import ScopeChange
 
+from edgenode.services.boards_scopes import BOARD_SCOPE_KIND, BoardNeedToKnow
 from edgenode.services.context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE
 from edgenode.services.membership import EFFECTIVE_CHANNEL_MEMBERS
 from edgenode.services.playbook_entitlement import PlaybookEntitlement
@@ -113,6 +114,8 @@ class PeerNeedToKnow:
         """Private channels with a member the peer hosts."""
         self.playbooks = PlaybookEntitlement(store, node)
         """Runs and playbooks (their own scopes)."""
+        self.boards = BoardNeedToKnow(node)
+        """Boards: open ones, and private ones with a member the peer hosts (services/boards_scopes.py)."""
 
     async def load(self) -> None:
         await self._load_roles()
@@ -127,6 +130,7 @@ class PeerNeedToKnow:
         self.public = await self._ids(_PUBLIC_CHANNELS)
         self.entitled = await self._ids(_ENTITLED_CHANNELS, (self.node,))
         await self.playbooks.load()
+        await self.boards.load(self._store)
 
     async def _ids(self, sql: str, params: tuple[str, ...] = ()) -> set[str]:
         return {row[0] for row in await self._store.fetchall(sql, params)}
@@ -143,6 +147,8 @@ class PeerNeedToKnow:
             return key in self.hosted
         if kind in PlaybookEntitlement.KINDS:
             return self.playbooks.allows(kind, key)
+        if kind == BOARD_SCOPE_KIND:
+            return self.boards.allows(key)
         return True  # the directory, the mesh's feeds, and anything else public
 
     def may_change(self, scope: str) -> bool:
@@ -153,16 +159,19 @@ class PeerNeedToKnow:
         kind, _, key = scope.partition(":")
         if self.playbooks.may_change(scope):
             return True
+        if kind == BOARD_SCOPE_KIND:
+            return True  # a board may change type or channel link
         return kind == _CHANNEL and key not in self.public  # a public channel stays public
 
     async def refresh(self, scopes: Collection[str]) -> ScopeChange:
         was_hub = self.hub
         change = await self._refresh(scopes)
-        if self.hub:  # a hub receives every run and playbook too
+        if self.hub:  # a hub receives every run and playbook too (and every board: `allows` grants them)
             gained = await self.playbooks.everything() - self.playbooks.scopes() if not was_hub else frozenset()
             return ScopeChange(change.gained | gained, change.lost)
         more = await self.playbooks.refresh(scopes)
-        return ScopeChange(change.gained | more.gained, change.lost | more.lost)
+        boards = await self.boards.refresh(self._store, scopes)
+        return ScopeChange(change.gained | more.gained | boards.gained, change.lost | more.lost | boards.lost)
 
     async def _refresh(self, scopes: Collection[str]) -> ScopeChange:
         if _NODE_SCOPE in scopes and not self.hub:
@@ -171,7 +180,8 @@ class PeerNeedToKnow:
             if self.hub:
                 channels, users = await self._ids(_ALL_CHANNELS), await self._ids(_ALL_USERS)
                 everything = {f"{_CHANNEL}:{c}" for c in channels} | {f"{_USER}:{u}" for u in users}
-                return ScopeChange(frozenset(everything - before))
+                everything |= await BoardNeedToKnow.every_board(self._store)
+                return ScopeChange(frozenset(everything - before - self.boards.scopes()))
         wide = DIRECTORY_SCOPE in scopes
         before = self._scopes() if wide else set()
         channels = {scope: self.allows(scope) for scope in scopes if scope.startswith(_CHANNEL + ":")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .audit import AuditLog
+from .boards_root import Boards
 from .channels import ChannelService
 from .commands import CommandService
 from .context import Context
@@ -30,7 +31,7 @@ from .users import Session, UserService
 from .webhooks import IntegrationAccess, IntegrationPoster, WebhookService
 
 __all__ = [
-    "AuditLog", "BadRequest", "Broadcast", "ChannelService", "Conflict", "Context", "Event", "EventBus",
+    "AuditLog", "BadRequest", "Boards", "Broadcast", "ChannelService", "Conflict", "Context", "Event", "EventBus",
     "Forbidden", "Memberships", "NotFound", "PeerEvents", "PostService", "SearchService", "ServiceError", "Services",
     "Session", "TeamService", "Unauthorized", "UserService",
     "FileService", "PreferenceService", "ReactionService", "UnreadService",
@@ -64,6 +65,7 @@ class Services:
     run_extras: RunExtras
     playbook_keywords: KeywordWatcher  # started and stopped by the composition root
     playbook_notifier: PlaybookNotifier  # started and stopped by the composition root
+    boards: Boards
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -93,8 +95,9 @@ class Services:
         commands.plugins[PLAYBOOK_TRIGGER] = PlaybookCommand(ctx, playbooks, runs, checklists).run
         peer_events.scope_events["run"] = runs.peer_events
         peer_events.scope_events["playbook"] = playbooks.peer_events
+        boards = Boards.build(ctx, members)
         return cls(ctx, audit, members, users, teams, channels, posts, search, files=files, reactions=reactions,
                    preferences=preferences, unreads=unreads, peer_events=peer_events, playbooks=playbooks, runs=runs,
                    checklists=checklists, run_extras=RunExtras(ctx, members, runs), playbook_keywords=KeywordWatcher(ctx, playbooks, runs),
-                   playbook_notifier=notifier,
+                   playbook_notifier=notifier, boards=boards,
                    webhooks=webhooks, outgoing_hooks=outgoing_hooks, outgoing=outgoing, commands=commands)

@@ -16,6 +16,7 @@ from typing import Any
 from crdt import Create, Delete, Op, Update
 from edgenode.ids import is_valid_id, new_id
 
+from .boards_links import with_card_link
 from .channels import ChannelService
 from .context import Context, channel_scope
 from .errors import BadRequest, Forbidden, NotFound
@@ -212,6 +213,7 @@ class PostService:
             raise BadRequest("Invalid props: it must be an object.", "model.post.is_valid.props.app_error")
         if not message.strip() and not file_ids and not props.get("attachments"):
             raise BadRequest("A post needs a message or a file.", "api.post.create_post.message_empty.app_error")
+        props = with_card_link(message, props)  # the Boards plugin's card preview data (services/boards_links.py)
         post_type = body.get("type", "")
         if not isinstance(post_type, str) or (post_type and not post_type.startswith(("system_", "custom_", "slack_attachment", "me"))):
             raise BadRequest("Invalid post type.", "model.post.is_valid.type.app_error")

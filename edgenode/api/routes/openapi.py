@@ -18,6 +18,10 @@ __all__ = ["PLUGIN_PREFIX", "http_routes", "routes"]
 PLUGIN_PREFIX = "/plugins/"
 """Plugin APIs (Playbooks, Boards) have their own shapes and error bodies: not part of the v4 document."""
 
+_OWN_APIS = ("/plugins/", "/api/v2/")
+"""Plugin APIs (Focalboard's, under both its prefixes) are other APIs with their own error body: not
+part of this Mattermost v4 document."""
+
 
 def http_routes(table: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
     """Every (method, path template) an app routes over HTTP; HEAD (implied by GET) and websockets left out."""
@@ -26,7 +30,7 @@ def http_routes(table: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[
             yield from http_routes(route.routes, prefix + route.path)
         elif isinstance(route, Route):
             for method in sorted(route.methods or ()):
-                if method != "HEAD" and not (prefix + route.path).startswith(PLUGIN_PREFIX):
+                if method != "HEAD" and not (prefix + route.path).startswith(_OWN_APIS):
                     yield method, prefix + route.path
 
 
