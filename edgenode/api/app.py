@@ -25,6 +25,8 @@ from .routes import (
     status,
     system,
     teams,
+    ui,
+    ui_api,
     users,
     websocket,
 )
@@ -32,7 +34,7 @@ from .routes import (
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-                 websocket, openapi, status]
+                 websocket, openapi, status, ui_api, ui]
 
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:

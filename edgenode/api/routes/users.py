@@ -51,9 +51,10 @@ async def login(request: Request) -> Response:
     session, user = await svc.users.login(login_id, password, str(body.get("device_id") or ""), ip)
     response = json_response(user, headers={"Token": session.token})
     if request.headers.get("x-requested-with") == "XMLHttpRequest":
-        response.set_cookie("MMAUTHTOKEN", session.token, httponly=True, samesite="lax", path="/")
-        response.set_cookie("MMUSERID", session.user_id, path="/", samesite="lax")
-        response.set_cookie("MMCSRF", session.id, path="/", samesite="lax")
+        # Strict: no other site's page or link makes the browser send them (the web UI, docs/ui.md)
+        response.set_cookie("MMAUTHTOKEN", session.token, httponly=True, samesite="strict", path="/")
+        response.set_cookie("MMUSERID", session.user_id, path="/", samesite="strict")
+        response.set_cookie("MMCSRF", session.id, path="/", samesite="strict")
     return response
 
 
