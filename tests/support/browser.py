@@ -29,12 +29,10 @@ def require_chromium() -> None:
         pytest.skip("no /usr/bin/chromium: scripts/test installs Debian's chromium")
 
 
-def shot(page: Any, name: str) -> Path:
-    """Save a full-window screenshot of `page` as artifacts/screenshots/<name>.png."""
+def shot(page: Any, name: str) -> Any:
+    """Save a screenshot of `page`'s window as artifacts/screenshots/<name>.png (awaitable with an async page)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path
+    return page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
