@@ -63,9 +63,11 @@ def composer(page: Any) -> Any:
 
 
 def send(page: Any, text: str) -> None:
+    """Type `text` in the channel's composer and send it; returns once the composer is empty again (sent)."""
     box = composer(page)
     box.fill(text)
     box.press("Enter")
+    page.wait_for_function("box => box.value === ''", arg=box.element_handle())
 
 
 def last_post(page: Any) -> Any:
@@ -110,7 +112,7 @@ def test_nothing_in_a_message_runs_script(page: Any) -> None:
 
 def test_a_reply_in_a_thread_opens_in_the_side_pane(page: Any) -> None:
     send(page, "Who takes the night shift?")
-    root = last_post(page)
+    root = page.locator(".posts article.post", has_text="Who takes the night shift?")
     root.hover()
     root.get_by_role("button", name="Reply in thread").click()
     pane = page.get_by_role("complementary", name="Thread")
@@ -119,14 +121,14 @@ def test_a_reply_in_a_thread_opens_in_the_side_pane(page: Any) -> None:
     reply.fill("I do.")
     reply.press("Enter")
     pane.locator("article.post", has_text="I do.").wait_for()
-    last_post(page).get_by_role("button", name="1 replies").wait_for()
+    root.get_by_role("button", name="1 reply").wait_for()
     shot(page, "03-thread")
     no_serious_violations(page, "thread")
     pane.get_by_role("button", name="Close").click()
 
 
 def test_a_reaction_is_added_and_counted(page: Any) -> None:
-    post = last_post(page)
+    post = page.locator(".posts article.post", has_text="Who takes the night shift?")
     post.hover()
     post.get_by_role("button", name="Add a reaction").click()
     post.get_by_role("button", name="+1").click()
@@ -141,7 +143,7 @@ def test_an_uploaded_image_is_previewed_before_and_after_sending(page: Any, tmp_
     page.locator("input[type=file]").first.set_input_files(str(image))
     page.get_by_role("list", name="Files to send").get_by_text("map.png").wait_for()
     send(page, "The map")
-    preview = last_post(page).get_by_role("img", name="Image map.png")
+    preview = page.locator(".posts article.post", has_text="The map").get_by_role("img", name="Image map.png")
     preview.wait_for()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
     shot(page, "04-image-upload")

@@ -74,6 +74,9 @@ async def test_the_pwa_manifest_and_service_worker_are_served_from_the_root(worl
     listed = re.findall(r'"(/static/[^"]+)"', worker.text)
     for path in listed:  # the shell the worker caches exists, or installing it would fail
         assert (await world.client.get(path)).status_code == 200, path
+    shell = {f"/static/{p.relative_to(STATIC).as_posix()}" for p in STATIC.rglob("*")
+             if p.suffix in (".js", ".css") and p.name != "sw.js"}
+    assert sorted(shell - set(listed)) == []  # every script and style of the app opens offline
 
 
 async def test_a_browser_login_sets_httponly_samesite_strict_session_cookies(world: World) -> None:

@@ -1,9 +1,9 @@
 // The PWA's service worker: keeps the app shell (HTML, scripts, styles) so the page opens while the
 // node is briefly restarting; the API is never cached (it is always the node's live answer).
-const CACHE = "edgenode-shell-v1";
+const CACHE = "edgenode-shell-v2";
 const SHELL = [
   "/", "/manifest.webmanifest", "/static/app.css", "/static/icon.svg",
-  "/static/js/main.js", "/static/js/app.js", "/static/js/api.js", "/static/js/store.js",
+  "/static/js/main.js", "/static/js/app.js", "/static/js/actions.js", "/static/js/api.js", "/static/js/store.js",
   "/static/js/i18n.js", "/static/js/messages/en.js", "/static/js/messages/fr.js",
   "/static/js/markdown.js", "/static/js/socket.js", "/static/js/html.js",
   "/static/js/views/auth.js", "/static/js/views/sidebar.js", "/static/js/views/channel.js",
@@ -13,6 +13,23 @@ const SHELL = [
   "/static/vendor/preact.js", "/static/vendor/preact-hooks.js", "/static/vendor/htm.js",
   "/static/vendor/markdown-it.js", "/static/vendor/purify.js", "/static/vendor/highlight/core.js",
   "/static/vendor/highlight/github.css",
+  "/static/vendor/highlight/languages/bash.js",
+  "/static/vendor/highlight/languages/c.js",
+  "/static/vendor/highlight/languages/cpp.js",
+  "/static/vendor/highlight/languages/css.js",
+  "/static/vendor/highlight/languages/diff.js",
+  "/static/vendor/highlight/languages/go.js",
+  "/static/vendor/highlight/languages/ini.js",
+  "/static/vendor/highlight/languages/java.js",
+  "/static/vendor/highlight/languages/javascript.js",
+  "/static/vendor/highlight/languages/json.js",
+  "/static/vendor/highlight/languages/python.js",
+  "/static/vendor/highlight/languages/rust.js",
+  "/static/vendor/highlight/languages/shell.js",
+  "/static/vendor/highlight/languages/sql.js",
+  "/static/vendor/highlight/languages/typescript.js",
+  "/static/vendor/highlight/languages/xml.js",
+  "/static/vendor/highlight/languages/yaml.js",
 ];
 
 self.addEventListener("install", (event) => {

@@ -1,10 +1,12 @@
 // What the UI does, as calls to the node's API and changes to the state; views only call these.
 import { api, get, post, put, del, ApiError, watchConnection } from "./api.js";
-import { state, update, addPosts } from "./store.js";
+import { state, update, addPosts, unread } from "./store.js";
 import { connect } from "./socket.js";
 import { CATALOGUES } from "./i18n.js";
+import { renderPost } from "./markdown.js";
 
-const PAGE = 50;
+const PAGE = 30; // two screens of a 1366x768 window; older pages load on scroll
+const PREFETCH = 12;
 let socket = null;
 let deliveryTimer = null;
 
@@ -108,6 +110,25 @@ export async function openTeam(teamId) {
     : (channels.find((c) => c.name === "town-square") || channels[0] || {}).id;
   if (target) await openChannel(target);
   else update();
+  prefetch();
+}
+
+async function prefetch() {
+  // the newest page of the sidebar's channels, unread ones first, so switching to one is only a render
+  // (Mattermost's web app does the same for unread channels); one at a time, not to crowd the node
+  const channels = Object.values(state.channels).filter((c) => !state.order[c.id])
+    .sort((a, b) => unread(b.id).count - unread(a.id).count).slice(0, PREFETCH);
+  for (const channel of channels) {
+    if (state.teamId !== channel.team_id && channel.team_id) break;
+    await loadPosts(channel.id, { quiet: true });
+    await idle();
+    // their markdown too, while the user reads: the switch then only builds the DOM
+    for (const id of state.order[channel.id] || []) if (state.posts[id]) renderPost(state.posts[id], state.me.username);
+  }
+}
+
+function idle() {
+  return new Promise((done) => (window.requestIdleCallback ? requestIdleCallback(() => done(), { timeout: 500 }) : setTimeout(done, 50)));
 }
 
 export async function loadChannels() {
@@ -158,8 +179,8 @@ async function markViewed(channelId) {
   await guarded(() => post("/channels/members/me/view", { channel_id: channelId }));
 }
 
-export async function loadPosts(channelId, { older = false } = {}) {
-  if (state.loading[channelId] || (older && state.complete[channelId])) return;
+export async function loadPosts(channelId, { older = false, quiet = false } = {}) {
+  if (state.loading[channelId] || (older && state.complete[channelId]) || (quiet && state.order[channelId])) return;
   state.loading[channelId] = true;
   try {
     const order = state.order[channelId] || [];
@@ -169,7 +190,7 @@ export async function loadPosts(channelId, { older = false } = {}) {
     await loadUsers(posts.map((p) => p.user_id));
     addPosts(channelId, posts, { older });
     if (page.order.length < PAGE) state.complete[channelId] = true;
-    refreshDelivery(page.order);
+    if (!quiet) refreshDelivery(page.order);
   } catch (error) {
     fail(error);
   } finally {

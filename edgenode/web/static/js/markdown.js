@@ -66,6 +66,20 @@ function highlightMentions(text, me) {
   });
 }
 
+const rendered = new Map();
+
+export function renderPost(post, me) {
+  // a post's HTML changes only with its text: re-renders of the list (a reaction, a badge) reuse it
+  const key = `${post.id}:${post.update_at}:${me}`;
+  let out = rendered.get(key);
+  if (out === undefined) {
+    if (rendered.size > 5000) rendered.clear();
+    out = render(post.message, me);
+    rendered.set(key, out);
+  }
+  return out;
+}
+
 export function render(message, me) {
   let out = md.render(message || "");
   // mentions are marked in text nodes only, never inside code or attributes

@@ -102,6 +102,7 @@ export default {
   "post.reached": "Reached another node",
   "post.react": "Add a reaction",
   "post.reaction": "{emoji}: {count}",
+  "post.reply_one": "1 reply",
   "post.replies": "{count} replies",
   "post.reply": "Reply in thread",
   "post.unpin": "Unpin",

@@ -102,6 +102,7 @@ export default {
   "post.reached": "Parvenu à un autre nœud",
   "post.react": "Ajouter une réaction",
   "post.reaction": "{emoji} : {count}",
+  "post.reply_one": "1 réponse",
   "post.replies": "{count} réponses",
   "post.reply": "Répondre dans le fil",
   "post.unpin": "Désépingler",

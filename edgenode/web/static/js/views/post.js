@@ -4,7 +4,7 @@ import { useState } from "../../vendor/preact-hooks.js";
 import { html } from "../html.js";
 import { state, displayName } from "../store.js";
 import { t } from "../i18n.js";
-import { render } from "../markdown.js";
+import { renderPost } from "../markdown.js";
 import { openThread, toggleReaction, setPinned, deletePost, editPost, guarded } from "../actions.js";
 
 export const EMOJI = { "+1": "👍", heart: "❤️", smile: "😄", tada: "🎉", eyes: "👀", white_check_mark: "✅" };
@@ -69,11 +69,11 @@ export function Post({ post, inThread = false, compact = false }) {
               onKeyDown=${(e) => { if (e.key === "Escape") setEditing(false); if (e.key === "Enter" && !e.shiftKey) save(e); }}></textarea>
             <button type="submit" class="primary">${t("common.save")}</button>
             <button type="button" onClick=${() => setEditing(false)}>${t("common.cancel")}</button></form>`
-        : html`<div class="message" dangerouslySetInnerHTML=${{ __html: render(post.message, state.me.username) }}></div>`}
+        : html`<div class="message" dangerouslySetInnerHTML=${{ __html: renderPost(post, state.me.username) }}></div>`}
       <${Files} files=${post.metadata && post.metadata.files} />
       <${Reactions} post=${post} />
       ${!inThread && !compact && post.reply_count > 0 && html`<button class="link replies" onClick=${() => guarded(() => openThread(post.id))}>
-        ${t("post.replies", { count: post.reply_count })}</button>`}
+        ${post.reply_count === 1 ? t("post.reply_one") : t("post.replies", { count: post.reply_count })}</button>`}
       ${picker && html`<div class="picker" role="group" aria-label=${t("post.react")}>${Object.entries(EMOJI).map(([name, glyph]) =>
         html`<button key=${name} aria-label=${name} onClick=${() => { setPicker(false); guarded(() => toggleReaction(post.id, name)); }}>${glyph}</button>`)}</div>`}
     </div>
