@@ -218,6 +218,26 @@ def test_the_system_console_creates_a_user_and_shows_the_audit_log(page: Any) ->
     no_serious_violations(page, "console")
 
 
+def test_a_mention_from_another_user_shows_a_badge_live_and_alt_down_opens_that_channel(
+        page: Any, node: ServerProcess) -> None:
+    with node.client() as http:
+        login = http.post("/api/v4/users/login", json={"login_id": "bob", "password": "bob-password-1"})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.headers['Token']}"}
+        channel = http.get("/api/v4/teams/name/field-team/channels/name/off-topic", headers=headers).json()
+        me = login.json()["id"]
+        assert http.post(f"/api/v4/channels/{channel['id']}/members", headers=headers,
+                         json={"user_id": me}).status_code == 201
+        assert http.post("/api/v4/posts", headers=headers,
+                         json={"channel_id": channel["id"], "message": "@admin the generator is down"}).status_code == 201
+    sidebar = page.get_by_role("navigation", name="Channels and direct messages")
+    sidebar.get_by_role("link", name="Off-Topic, 1 mentions").wait_for()
+    page.keyboard.press("Alt+ArrowDown")  # from #Logistics, the next channel of the sidebar
+    page.get_by_role("heading", name="#Off-Topic").wait_for()
+    page.locator(".posts .mention-me", has_text="@admin").wait_for()
+    sidebar.get_by_role("link", name="Off-Topic", exact=True).wait_for()  # read: the badge is gone
+
+
 def test_the_language_is_a_user_setting_and_french_is_complete(page: Any) -> None:
     open_menu(page, "Settings")
     page.get_by_label("Language").select_option("fr")
@@ -239,7 +259,7 @@ def test_the_ui_fits_a_phone_width_window(page: Any) -> None:
     page.get_by_role("menuitem", name="Chat").click()
     page.set_viewport_size({"width": 390, "height": 844})
     try:
-        page.get_by_role("heading", name="#Logistics").wait_for()
+        page.get_by_role("heading", name="#Off-Topic").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         assert not page.get_by_role("navigation", name="Channels and direct messages").is_visible()
         shot(page, "09-phone-channel")

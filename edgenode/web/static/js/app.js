@@ -1,9 +1,9 @@
 // The root view: the sign-in screens, or the chat layout with the page the user chose.
 import { useEffect, useState } from "../vendor/preact-hooks.js";
 import { html } from "./html.js";
-import { state, subscribe, update } from "./store.js";
+import { state, subscribe, update, sidebarOrder } from "./store.js";
 import { t } from "./i18n.js";
-import { logout, search, guarded } from "./actions.js";
+import { logout, search, guarded, openChannel } from "./actions.js";
 import { Setup, Login, CreateTeam } from "./views/auth.js";
 import { Sidebar } from "./views/sidebar.js";
 import { ChannelView } from "./views/channel.js";
@@ -69,8 +69,24 @@ function Page() {
   }
 }
 
+function onShortcut(e) {
+  // Alt+Up/Down: the previous or next channel of the sidebar (Mattermost's shortcut)
+  if (!e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown") || !state.me) return;
+  const order = sidebarOrder();
+  const at = order.findIndex((c) => c.id === state.channelId);
+  const next = order[(at + (e.key === "ArrowDown" ? 1 : -1) + order.length) % order.length];
+  if (next) {
+    e.preventDefault();
+    guarded(() => openChannel(next.id));
+  }
+}
+
 export function App() {
   useState_();
+  useEffect(() => {
+    document.addEventListener("keydown", onShortcut);
+    return () => document.removeEventListener("keydown", onShortcut);
+  }, []);
   if (state.phase === "loading") return html`<p class="boot" role="status">${t("boot.loading")}</p>`;
   if (state.phase === "unreachable") return html`<main class="auth"><h1>Edgenode</h1><p role="alert">${t("boot.unreachable")}</p></main>`;
   if (state.phase === "setup") return html`<${Setup} />`;

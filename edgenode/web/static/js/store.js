@@ -63,3 +63,9 @@ export function unread(channelId) {
   if (!channel || !member) return { count: 0, mentions: 0 };
   return { count: Math.max(0, channel.total_msg_count - member.msg_count), mentions: member.mention_count || 0 };
 }
+
+export function sidebarOrder() {
+  // the order the sidebar shows: channels, then direct and group messages, each by name
+  const all = Object.values(state.channels).sort((a, b) => channelName(a).localeCompare(channelName(b)));
+  return all.filter((c) => c.type === "O" || c.type === "P").concat(all.filter((c) => c.type === "D" || c.type === "G"));
+}

@@ -1,6 +1,6 @@
 // The team and channel sidebar, with unread and mention badges.
 import { html } from "../html.js";
-import { state, update, channelName, unread } from "../store.js";
+import { state, update, channelName, unread, sidebarOrder } from "../store.js";
 import { t } from "../i18n.js";
 import { openChannel, openTeam, guarded } from "../actions.js";
 
@@ -23,7 +23,7 @@ function Section({ title, channels, action }) {
 }
 
 export function Sidebar() {
-  const all = Object.values(state.channels).sort((a, b) => channelName(a).localeCompare(channelName(b)));
+  const all = sidebarOrder();
   const open = (dialog) => update((s) => { s.dialog = dialog; });
   const team = state.teams.find((x) => x.id === state.teamId);
   return html`<nav class="sidebar" aria-label=${t("sidebar.label")}>
