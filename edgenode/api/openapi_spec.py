@@ -319,6 +319,8 @@ _UI = [
         response_type="application/manifest+json", auth="none", site_root=True),
     _op("GET", "/static/{name}", "A file of the web UI (scripts, styles, vendored libraries)", "ui", _BINARY,
         response_type="*/*", auth="none", site_root=True),
+    _op("PUT", "/users/{user_id}/active", "Activate or deactivate a user (system admins; not oneself)", "users",
+        ref("StatusOK"), body={"type": "object", "required": ["active"], "properties": {"active": BOOLEAN}}),
     _op("POST", "/edgenode/delivery", "Whether each post (of those the user may read) has reached another node yet",
         "ui", {"type": "object", "required": ["posts", "peers_connected"],
                "properties": {"posts": {"type": "object", "additionalProperties": BOOLEAN},

@@ -212,7 +212,11 @@ def test_the_system_console_creates_a_user_and_shows_the_audit_log(page: Any) ->
     form.get_by_label("Email").fill("bob@example.com")
     form.get_by_label("Password").fill("bob-password-1")
     form.get_by_role("button", name="Create user").click()
-    page.get_by_role("cell", name="bob", exact=True).wait_for()
+    row = page.get_by_role("row").filter(has=page.get_by_role("cell", name="bob", exact=True))
+    row.get_by_role("button", name="Deactivate bob").click()
+    row.get_by_role("cell", name="Deactivated").wait_for()
+    row.get_by_role("button", name="Activate bob").click()
+    row.get_by_role("cell", name="Active", exact=True).wait_for()
     page.get_by_role("cell", name="createUser").first.wait_for()
     shot(page, "07-system-console")
     no_serious_violations(page, "console")
@@ -290,10 +294,15 @@ def test_the_pwa_shell_opens_while_the_node_is_down(page: Any, node: ServerProce
     page.reload()  # now under the service worker's control
     page.get_by_role("heading", name="#Town Square").wait_for()
     assert page.evaluate("navigator.serviceWorker.controller !== null")
+    assert page.evaluate("caches.match('/static/js/actions.js').then((hit) => hit !== undefined)")
     node.process.terminate()
     node.process.wait(10)
     page.reload()
-    page.get_by_role("alert").filter(has_text="This node cannot be reached").wait_for()
+    try:
+        page.get_by_role("alert").filter(has_text="This node cannot be reached").wait_for()
+    except Exception:
+        shot(page, "12-pwa-shell-offline-FAILED")
+        raise
     shot(page, "12-pwa-shell-offline")
     with edgenode_server(node.data_dir, port=node.port, admin=None):
         page.reload()

@@ -132,3 +132,18 @@ async def test_the_client_config_says_no_accounts_until_the_first_user_exists(tm
 async def test_the_ui_is_not_served_under_a_foreign_host_name(world: World) -> None:
     response = await world.client.get("/", headers={"Host": "evil.example"})
     assert response.status_code == 400
+
+
+async def test_a_system_admin_deactivates_a_user_whose_session_then_stops(world: World) -> None:
+    bob = world.ids["bob"]
+    assert (await world.call("PUT", f"/api/v4/users/{bob}/active", "alice", json={"active": False})).status_code == 403
+    assert (await world.call("PUT", f"/api/v4/users/{bob}/active", "admin", json={"active": "no"})).status_code == 400
+    me = (await world.ok("GET", "/api/v4/users/me", "admin"))["id"]
+    assert (await world.call("PUT", f"/api/v4/users/{me}/active", "admin", json={"active": False})).status_code == 400
+    await world.ok("PUT", f"/api/v4/users/{bob}/active", "admin", json={"active": False})
+    assert (await world.call("GET", "/api/v4/users/me", "bob")).status_code == 401
+    assert (await world.ok("GET", f"/api/v4/users/{bob}", "admin"))["delete_at"] > 0
+    await world.ok("PUT", f"/api/v4/users/{bob}/active", "admin", json={"active": True})
+    assert (await world.ok("GET", f"/api/v4/users/{bob}", "admin"))["delete_at"] == 0
+    assert (await world.call("POST", "/api/v4/users/login",
+                             json={"login_id": "bob", "password": PASSWORD})).status_code == 200

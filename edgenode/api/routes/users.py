@@ -171,6 +171,15 @@ async def update_roles(request: Request) -> Response:
     return ok()
 
 
+async def update_active(request: Request) -> Response:
+    session = await require_session(request)
+    active = (await json_body(request)).get("active")
+    if not isinstance(active, bool):
+        raise BadRequest("Invalid active: true or false.", "api.context.invalid_body_param.app_error")
+    await services(request).users.set_active(user_param(request, session), active, session)
+    return ok()
+
+
 async def create_token(request: Request) -> Response:
     session = await require_session(request)
     # create_user_access_token: system admins, and users an admin gave the system_user_access_token
@@ -269,6 +278,7 @@ routes = [
     Route("/api/v4/users/{user_id}/patch", patch_user, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/roles", update_roles, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/password", update_password, methods=["PUT"]),
+    Route("/api/v4/users/{user_id}/active", update_active, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/tokens", create_token, methods=["POST"]),
     Route("/api/v4/users/{user_id}/tokens", list_tokens, methods=["GET"]),
     Route("/api/v4/users/{user_id}/teams", user_teams, methods=["GET"]),

@@ -28,6 +28,12 @@ function Users() {
       load();
     } catch (err) { setError(err.message); }
   };
+  const setActive = async (user, active) => {
+    try {
+      await put(`/users/${user.id}/active`, { active });
+      load();
+    } catch (err) { setError(err.message); }
+  };
   const set = (key) => (e) => setForm({ ...form, [key]: e.target.value });
   return html`<section aria-labelledby="console-users"><h2 id="console-users">${t("console.users")}</h2>
     <form class="inline" onSubmit=${create} aria-label=${t("console.create_user")}>
@@ -40,8 +46,11 @@ function Users() {
       <th scope="col">${t("console.roles")}</th><th scope="col">${t("console.state")}</th><th scope="col"><span class="sr-only">${t("console.actions")}</span></th></tr></thead>
       <tbody>${users.map((u) => html`<tr key=${u.id}><td>${u.username}</td><td>${u.email}</td><td>${u.roles}</td>
         <td>${u.delete_at ? t("console.deactivated") : t("console.active")}</td>
-        <td>${u.id !== state.me.id && html`<button onClick=${() => toggleAdmin(u)}>
-          ${u.roles.includes("system_admin") ? t("console.revoke_admin") : t("console.make_admin")}</button>`}</td></tr>`)}</tbody></table></div>
+        <td class="row-actions">${u.id !== state.me.id && html`<button onClick=${() => toggleAdmin(u)}>
+          ${u.roles.includes("system_admin") ? t("console.revoke_admin") : t("console.make_admin")}
+          <span class="sr-only">${u.username}</span></button>
+          <button onClick=${() => setActive(u, !!u.delete_at)}>${u.delete_at ? t("console.activate") : t("console.deactivate")}
+          <span class="sr-only">${u.username}</span></button>`}</td></tr>`)}</tbody></table></div>
   </section>`;
 }
 
