@@ -218,6 +218,8 @@ def test_the_system_console_creates_a_user_and_shows_the_audit_log(page: Any) ->
     row.get_by_role("button", name="Activate bob").click()
     row.get_by_role("cell", name="Active", exact=True).wait_for()
     page.get_by_role("cell", name="createUser").first.wait_for()
+    page.get_by_role("button", name="Create an invite").click()  # this node is in no mesh: it says so
+    page.get_by_role("alert").filter(has_text="this node is not in a mesh").wait_for()
     shot(page, "07-system-console")
     no_serious_violations(page, "console")
 

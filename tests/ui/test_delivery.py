@@ -1,14 +1,20 @@
-"""POST /api/v4/edgenode/delivery: per post, whether it has reached another node yet (the web UI's
-mark beside each message). Two whole nodes served with peer sync over real loopback TCP."""
+"""The routes the web UI adds under /api/v4/edgenode/: delivery marks (per post, whether it has reached
+another node yet; two whole nodes served with peer sync over real loopback TCP), revocations, and the
+console's mesh invites and revocations."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 from support.members_world import World, world_at
 from support.served_nodes import PASSWORD, Served, served, settings, until
 
+from edgenode.identity import node_display_id
+from edgenode.mesh import init_mesh
 from sync.manager import PeerAddress
+from sync.mesh import decode_invite
 
 
 async def _admin_post(node: Served, message: str) -> tuple[str, str, str]:
@@ -69,3 +75,28 @@ async def test_revocations_are_listed_for_system_admins_only(tmp_path: Path) -> 
         assert await world.ok("GET", "/api/v4/edgenode/revocations", "admin") == []
         assert (await world.call("GET", "/api/v4/edgenode/revocations", "alice")).status_code == 403
 
+
+
+async def test_the_console_invites_a_node_and_revokes_it_on_the_mesh_authority(tmp_path: Path) -> None:
+    async with world_at(tmp_path / "node") as world:
+        # not in a mesh yet: refused with the reason, nothing written
+        refused = await world.call("POST", "/api/v4/edgenode/mesh/invites", "admin", json={})
+        assert refused.status_code == 400 and "not in a mesh" in refused.json()["message"]
+        await asyncio.to_thread(init_mesh, tmp_path / "node")
+        assert (await world.call("POST", "/api/v4/edgenode/mesh/invites", "alice", json={})).status_code == 403
+        invite = await world.call("POST", "/api/v4/edgenode/mesh/invites", "admin", json={"hub": False})
+        assert invite.status_code == 201 and invite.headers["cache-control"] == "no-store"
+        body = invite.json()
+        assert decode_invite(body["token"], now=datetime.now(UTC)).node_certificate is not None and body["node"] == node_display_id(
+            bytes.fromhex(body["node_key"]))
+        assert (await world.call("POST", "/api/v4/edgenode/mesh/revocations", "alice",
+                                 json={"node": body["node"]})).status_code == 403
+        revoked = await world.ok("POST", "/api/v4/edgenode/mesh/revocations", "admin", status=201,
+                                 json={"node": body["node"], "reason": "laptop lost"})
+        assert (revoked["node_key"], revoked["reason"]) == (body["node_key"], "laptop lost")
+        listed = await world.ok("GET", "/api/v4/edgenode/revocations", "admin")
+        assert [(r["node_key"], r["reason"]) for r in listed] == [(body["node_key"], "laptop lost")]
+        again = await world.call("POST", "/api/v4/edgenode/mesh/revocations", "admin", json={"node": body["node"]})
+        assert again.status_code == 400 and "already revoked" in again.json()["message"]
+        actions = [a["action"] for a in await world.ok("GET", "/api/v4/audits", "admin")]
+        assert {"createMeshInvite", "revokeMeshNode"} <= set(actions)

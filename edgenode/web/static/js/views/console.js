@@ -46,11 +46,11 @@ function Users() {
       <th scope="col">${t("console.roles")}</th><th scope="col">${t("console.state")}</th><th scope="col"><span class="sr-only">${t("console.actions")}</span></th></tr></thead>
       <tbody>${users.map((u) => html`<tr key=${u.id}><td>${u.username}</td><td>${u.email}</td><td>${u.roles}</td>
         <td>${u.delete_at ? t("console.deactivated") : t("console.active")}</td>
-        <td class="row-actions">${u.id !== state.me.id && html`<button onClick=${() => toggleAdmin(u)}>
+        <td>${u.id !== state.me.id && html`<div class="row-actions"><button onClick=${() => toggleAdmin(u)}>
           ${u.roles.includes("system_admin") ? t("console.revoke_admin") : t("console.make_admin")}
           <span class="sr-only">${u.username}</span></button>
           <button onClick=${() => setActive(u, !!u.delete_at)}>${u.delete_at ? t("console.activate") : t("console.deactivate")}
-          <span class="sr-only">${u.username}</span></button>`}</td></tr>`)}</tbody></table></div>
+          <span class="sr-only">${u.username}</span></button></div>`}</td></tr>`)}</tbody></table></div>
   </section>`;
 }
 
@@ -71,10 +71,44 @@ function Audit() {
         <td>${(state.users[r.user_id] || {}).username || r.user_id}</td><td>${r.extra_info}</td></tr>`)}</tbody></table></div></section>`;
 }
 
+function Mesh() {
+  const [hub, setHub] = useState(false);
+  const [invite, setInvite] = useState(null);
+  const [node, setNode] = useState("");
+  const [reason, setReason] = useState("");
+  const [done, setDone] = useState("");
+  const [error, setError] = useState("");
+  const run = async (work) => {
+    setError(""); setDone("");
+    try { await work(); } catch (err) { setError(err.message); }
+  };
+  const create = () => run(async () => setInvite(await post("/edgenode/mesh/invites", { hub })));
+  const revoke = (e) => {
+    e.preventDefault();
+    run(async () => {
+      const revoked = await post("/edgenode/mesh/revocations", { node, reason });
+      setDone(t("console.revoked", { node: revoked.node_key.slice(0, 16) }));
+      setNode(""); setReason("");
+    });
+  };
+  return html`<section aria-labelledby="console-mesh"><h2 id="console-mesh">${t("console.mesh")}</h2>
+    <p>${t("console.mesh_intro")}</p>
+    <div class="inline"><label class="check"><input type="checkbox" checked=${hub} onChange=${(e) => setHub(e.target.checked)} />
+      ${t("console.invite_hub")}</label>
+      <button class="primary" onClick=${create}>${t("console.invite")}</button></div>
+    ${invite && html`<div class="invite" role="status"><p>${t("console.invite_secret", { node: invite.node })}</p>
+      <label for="invite-token">${t("console.invite_token")}</label>
+      <textarea id="invite-token" readonly rows="3" value=${invite.token}></textarea></div>`}
+    <form class="inline" onSubmit=${revoke} aria-label=${t("console.revoke")}>
+      <label>${t("console.revoke_node")} <input value=${node} onInput=${(e) => setNode(e.target.value)} required /></label>
+      <label>${t("console.revoke_reason")} <input value=${reason} onInput=${(e) => setReason(e.target.value)} /></label>
+      <button type="submit">${t("console.revoke")}</button></form>
+    ${done && html`<p role="status">${done}</p>`}
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+  </section>`;
+}
+
 export function Console() {
   return html`<section class="page console" aria-labelledby="console-title"><h1 id="console-title">${t("console.title")}</h1>
-    <${Users} /><${Teams} />
-    <section aria-labelledby="console-mesh"><h2 id="console-mesh">${t("console.mesh")}</h2><p>${t("console.mesh_cli")}</p>
-      <pre><code>edgenode mesh invite\nedgenode mesh revoke NODE</code></pre></section>
-    <${Audit} /></section>`;
+    <${Users} /><${Teams} /><${Mesh} /><${Audit} /></section>`;
 }
