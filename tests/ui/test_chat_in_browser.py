@@ -176,6 +176,30 @@ def test_search_finds_a_post_with_mattermosts_syntax(page: Any) -> None:
     no_serious_violations(page, "search")
 
 
+def test_older_history_loads_as_the_channel_is_scrolled_up(page: Any, node: ServerProcess) -> None:
+    with node.client() as http:
+        token = http.post("/api/v4/users/login", json={"login_id": "admin", "password": ADMIN_PASSWORD}).headers["Token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        channel = http.get("/api/v4/teams/name/field-team/channels/name/off-topic", headers=headers).json()
+        for i in range(70):  # more than two pages of 30
+            assert http.post("/api/v4/posts", headers=headers,
+                             json={"channel_id": channel["id"], "message": f"log line {i}"}).status_code == 201
+    page.reload()  # the open page got them live: start again from what a fresh load holds
+    page.get_by_role("link", name="Off-Topic").click()
+    page.get_by_role("heading", name="#Off-Topic").wait_for()
+    posts = page.locator(".posts article.post")
+    posts.filter(has_text="log line 69").wait_for()
+    assert posts.count() == 30
+    log = page.get_by_role("log")
+    for _ in range(10):  # each scroll to the top asks for the page before
+        log.evaluate("el => { el.scrollTop = -el.scrollHeight; }")
+        if page.get_by_text("This is the start of Off-Topic.").is_visible():
+            break
+        page.wait_for_timeout(300)
+    posts.filter(has_text="log line 0").wait_for()
+    assert posts.count() == 70
+
+
 def test_channels_are_created_browsed_and_left(page: Any) -> None:
     sidebar = page.get_by_role("navigation", name="Channels and direct messages")
     sidebar.get_by_role("button", name="Create a channel").click()
