@@ -331,5 +331,5 @@ def test_the_pwa_shell_opens_while_the_node_is_down(page: Any, node: ServerProce
         raise
     shot(page, "12-pwa-shell-offline")
     with edgenode_server(node.data_dir, port=node.port, admin=None):
-        page.reload()
+        # no reload: the page retries by itself and starts once the node answers again
         page.get_by_role("heading", name="#Town Square").wait_for()

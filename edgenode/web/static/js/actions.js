@@ -27,7 +27,9 @@ export async function boot() {
   try {
     state.config = await get("/config/client");
   } catch (error) {
+    // the shell came from the service worker's cache: wait for the node to be back, then start
     update((s) => { s.phase = "unreachable"; });
+    setTimeout(boot, 3000);
     return;
   }
   if (state.config.NoAccounts === "true") {

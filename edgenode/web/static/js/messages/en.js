@@ -1,7 +1,7 @@
 // English: the reference catalogue. Every key here must exist in every other catalogue (tests/ui check it).
 export default {
   "boot.loading": "Loading Edgenode…",
-  "boot.unreachable": "This node cannot be reached. It may be restarting; this page retries when you reload it.",
+  "boot.unreachable": "This node cannot be reached. It may be restarting; this page tries again every few seconds.",
   "channel.browse": "Browse channels",
   "channel.create": "Create a channel",
   "channel.empty": "No messages yet. Say hello!",

@@ -1,7 +1,7 @@
 // Français : le même catalogue que en.js, complet.
 export default {
   "boot.loading": "Chargement d'Edgenode…",
-  "boot.unreachable": "Ce nœud est injoignable. Il redémarre peut-être ; rechargez la page pour réessayer.",
+  "boot.unreachable": "Ce nœud est injoignable. Il redémarre peut-être ; cette page réessaie toutes les quelques secondes.",
   "channel.browse": "Parcourir les canaux",
   "channel.create": "Créer un canal",
   "channel.empty": "Pas encore de message. Dites bonjour !",
