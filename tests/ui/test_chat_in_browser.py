@@ -268,6 +268,19 @@ def test_a_mention_from_another_user_shows_a_badge_live_and_alt_down_opens_that_
     sidebar.get_by_role("link", name="Off-Topic", exact=True).wait_for()  # read: the badge is gone
 
 
+def test_a_direct_message_is_started_from_the_sidebar(page: Any) -> None:
+    sidebar = page.get_by_role("navigation", name="Channels and direct messages")
+    sidebar.get_by_role("button", name="New direct message").click()
+    dialog = page.get_by_role("dialog", name="New direct message")
+    dialog.get_by_label("Find people").fill("bo")
+    dialog.get_by_role("checkbox", name="@bob").check()
+    dialog.get_by_role("button", name="Start conversation").click()
+    page.get_by_role("heading", name="bob", exact=True).wait_for()
+    send(page, "Can you check the generator?")
+    page.locator(".posts article.post", has_text="Can you check the generator?").wait_for()
+    assert sidebar.get_by_role("link", name="bob").is_visible()
+
+
 def test_the_language_is_a_user_setting_and_french_is_complete(page: Any) -> None:
     open_menu(page, "Settings")
     page.get_by_label("Language").select_option("fr")
@@ -289,7 +302,7 @@ def test_the_ui_fits_a_phone_width_window(page: Any) -> None:
     page.get_by_role("menuitem", name="Chat").click()
     page.set_viewport_size({"width": 390, "height": 844})
     try:
-        page.get_by_role("heading", name="#Off-Topic").wait_for()
+        page.get_by_role("heading", name="bob", exact=True).wait_for()  # the direct message opened last
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         assert not page.get_by_role("navigation", name="Channels and direct messages").is_visible()
         shot(page, "09-phone-channel")
