@@ -475,17 +475,6 @@ class PeerManager:
                 _log.info("sync: lost node %s at %s: %s", _display(node), peer.address or session.link.peer,
                           error or "the session ended")
 
-    def peer_frontiers(self) -> dict[bytes, dict[FeedId, int]]:
-        """How far each peer holds our feeds, as far as its live session or its last one learned."""
-        frontiers: dict[bytes, dict[FeedId, int]] = {}
-        for node, peer in self._peers.items():
-            session = peer.session
-            if session is not None and session.reconciled:
-                frontiers[node] = session.peer_frontier()
-            elif peer.frontier is not None:
-                frontiers[node] = dict(peer.frontier)
-        return frontiers
-
     # -- status ------------------------------------------------------------------------------
 
     def known_frontier(self, node: bytes) -> dict[FeedId, int] | None:
@@ -497,6 +486,23 @@ class PeerManager:
         if peer.session is not None and peer.session.reconciled:
             return peer.session.peer_frontier()
         return dict(peer.frontier) if peer.frontier is not None else None
+
+    def peer_frontiers(self) -> dict[bytes, dict[FeedId, int]]:
+        """How far each peer holds each feed, as far as we learned: from its live session once reconciled, else
+        from its last one; peers never reconciled with are left out."""
+        frontiers: dict[bytes, dict[FeedId, int]] = {}
+        for node, peer in self._peers.items():
+            known = dict(peer.frontier or {})
+            if peer.session is not None and peer.session.reconciled:
+                for feed, seq in peer.session.peer_frontier().items():
+                    known[feed] = max(seq, known.get(feed, 0))
+            if known or peer.frontier is not None:
+                frontiers[node] = known
+        return frontiers
+
+    def connected_peers(self) -> int:
+        """How many peers a session is open with now."""
+        return sum(1 for peer in self._peers.values() if peer.session is not None)
 
     async def status(self) -> list[PeerStatus]:
         """Every peer we know of, connected or not; unidentified targets (never reached) by address."""

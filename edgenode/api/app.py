@@ -30,6 +30,8 @@ from .routes import (
     status,
     system,
     teams,
+    ui,
+    ui_api,
     users,
     websocket,
 )
@@ -37,9 +39,7 @@ from .routes import (
 __all__ = ["build_app", "ROUTE_MODULES"]
 
 ROUTE_MODULES = [system, client_start, users, teams, channels, posts, reactions, files, preferences, search, hooks, commands,
-    boards,
-    boards_blocks,
-    bundles,
+                 websocket, openapi, status, bundles, playbooks, playbook_runs, boards, boards_blocks, ui_api, ui]
 
 
 def build_app(services: Services, *, bound_host: str | None = None) -> Starlette:

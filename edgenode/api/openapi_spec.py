@@ -319,8 +319,36 @@ _COMMANDS = [
         _OK_TEXT, body=ref("CommandResponse"), response_type="text/plain", auth="none", site_root=True),
 ]
 
+# the web UI (docs/ui.md): its files at the site root, and the two routes it adds for what Mattermost has none of
+_UI = [
+    _op("GET", "/", "The web UI's app shell (HTML)", "ui", STRING, response_type="text/html", auth="none", site_root=True),
+    _op("GET", "/sw.js", "The web UI's service worker", "ui", STRING, response_type="text/javascript", auth="none",
+        site_root=True),
+    _op("GET", "/manifest.webmanifest", "The web UI's PWA manifest", "ui", {"type": "object"},
+        response_type="application/manifest+json", auth="none", site_root=True),
+    _op("GET", "/static/{name}", "A file of the web UI (scripts, styles, vendored libraries)", "ui", _BINARY,
+        response_type="*/*", auth="none", site_root=True),
+    _op("PUT", "/users/{user_id}/active", "Activate or deactivate a user (system admins; not oneself)", "users",
+        ref("StatusOK"), body={"type": "object", "required": ["active"], "properties": {"active": BOOLEAN}}),
+    _op("POST", "/edgenode/delivery", "Whether each post (of those the user may read) has reached another node yet",
+        "ui", {"type": "object", "required": ["posts", "peers_connected"],
+               "properties": {"posts": {"type": "object", "additionalProperties": BOOLEAN},
+                              "peers_connected": {"type": "integer", "minimum": 0}}}, body=_IDS),
+    _op("POST", "/edgenode/mesh/invites", "A one-node invite token, a secret (system admins, on the mesh authority)",
+        "ui", {"type": "object", "required": ["token", "node", "node_key", "hub"],
+               "properties": {"token": STRING, "node": STRING, "node_key": STRING, "hub": BOOLEAN}}, status=201,
+        body={"type": "object", "properties": {"hub": BOOLEAN}}, body_required=False),
+    _op("POST", "/edgenode/mesh/revocations", "Revoke a node of the mesh (system admins, on the mesh authority)", "ui",
+        {"type": "object", "required": ["node_key", "revoked_at", "reason"],
+         "properties": {"node_key": STRING, "revoked_at": {"type": "integer"}, "reason": STRING}}, status=201,
+        body={"type": "object", "required": ["node"], "properties": {"node": STRING, "reason": STRING}}),
+    _op("GET", "/edgenode/revocations", "The nodes the mesh authority revoked (system admins)", "ui",
+        array_of({"type": "object", "required": ["node_key", "revoked_at", "reason"],
+                  "properties": {"node_key": STRING, "revoked_at": {"type": "integer"}, "reason": STRING}})),
+]
+
 OPERATIONS: tuple[Operation, ...] = (*_SYSTEM, *_USERS, *_CLIENT_START, *_TEAMS, *_CHANNELS, *_POSTS, *_REACTIONS, *_FILES,
-                                     *_PREFERENCES, *_HOOKS, *_COMMANDS)
+                                     *_PREFERENCES, *_HOOKS, *_COMMANDS, *_UI)
 
 _PARAM = re.compile(r"\{[^}]*\}")
 

@@ -246,6 +246,21 @@ class UserService:
         self.forget_sessions()
         await self._audit.record("updateUserRoles", user_id=actor.user_id, extra=f"user={user_id} roles={roles}")
 
+    async def set_active(self, user_id: str, active: bool, actor: Session) -> None:
+        """PUT /users/{id}/active: system admins (de)activate others; a deactivated user's sessions and tokens
+        stop at their next request, here and, once the op arrives, on every node (account_usable)."""
+        if not actor.is_system_admin:
+            raise Forbidden("You do not have the appropriate permissions.", "api.user.update_active.permissions.app_error")
+        if user_id == actor.user_id and not active:
+            # the console must not lock out its own admin; Mattermost needs a config switch for self-deactivation
+            raise BadRequest("You cannot deactivate yourself.", "api.user.update_active.cannot_modify_own.app_error")
+        await self.row(user_id)
+        now = self._ctx.now_ms()
+        await self._ctx.store.write(DIRECTORY_SCOPE, [Update("user", user_id, {"delete_at": 0 if active else now,
+                                                                             "update_at": now})])
+        self.forget_sessions()
+        await self._audit.record("updateActive", user_id=actor.user_id, extra=f"user={user_id} active={active}")
+
     # -- sessions --------------------------------------------------------------------------
 
     async def login(self, login_id: str, password: str, device_id: str = "", ip: str = "") -> tuple[Session, dict[str, Any]]:

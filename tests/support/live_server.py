@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager, contextmanager
 
 import uvicorn
+from starlette.applications import Starlette
 
 from edgenode.api.app import build_app
 from edgenode.http_server import server_config
@@ -51,14 +52,14 @@ class _InProcessServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def live_server(node: Node, limits: Limits | None = None) -> AsyncIterator[str]:
+async def live_server(node: Node, limits: Limits | None = None, *, app: Starlette | None = None) -> AsyncIterator[str]:
     """Serve `node` over HTTP and WebSocket until the block ends, with the node's limits (or `limits`);
-    yields the base URL."""
+    yields the base URL. `app`: the node's app as the caller built it (with its sync service, say)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    config = server_config(build_app(node.services, bound_host="127.0.0.1"), "127.0.0.1", port,
+    config = server_config(app or build_app(node.services, bound_host="127.0.0.1"), "127.0.0.1", port,
                            limits or node.services.ctx.settings.limits, timeout_graceful_shutdown=5)
     server = _InProcessServer(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))

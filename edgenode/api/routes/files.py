@@ -129,7 +129,7 @@ def _file_response(path: object, info: dict[str, object], request: Request) -> R
     # Only types a browser renders harmlessly are shown in place; anything else (HTML, SVG) downloads.
     disposition = "inline" if mime in INLINE_MIME_TYPES and not download else "attachment"
     return FileResponse(path, media_type=mime, filename=str(info["name"]), content_disposition_type=disposition,  # type: ignore[arg-type]
-                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "Frame-ancestors 'none'",
+                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
                                  "Cache-Control": "private, max-age=86400"})
 
 

@@ -21,7 +21,11 @@ async def ping(request: Request) -> Response:
 
 
 async def client_config(request: Request) -> Response:
-    return json_response({"Version": VERSION_ID, "SiteName": "Edgenode", "EnableSignUpWithEmail": "true",
+    svc = services(request)
+    # Mattermost's NoAccounts: the web UI shows its first-run setup while it is "true"
+    no_accounts = svc.ctx.first_user_becomes_admin and await svc.users.count() == 0
+    return json_response({"NoAccounts": "true" if no_accounts else "false",
+                          "Version": VERSION_ID, "SiteName": "Edgenode", "EnableSignUpWithEmail": "true",
                           "EnableUserAccessTokens": "true", "EnableBotAccountCreation": "true",
                           "EnableIncomingWebhooks": "true", "EnableOutgoingWebhooks": "true",
                           "EnableCommands": "true", "MaxPostSize": "16383", "BuildNumber": VERSION_ID})

@@ -51,9 +51,10 @@ async def login(request: Request) -> Response:
     session, user = await svc.users.login(login_id, password, str(body.get("device_id") or ""), ip)
     response = json_response(user, headers={"Token": session.token})
     if request.headers.get("x-requested-with") == "XMLHttpRequest":
-        response.set_cookie("MMAUTHTOKEN", session.token, httponly=True, samesite="lax", path="/")
-        response.set_cookie("MMUSERID", session.user_id, path="/", samesite="lax")
-        response.set_cookie("MMCSRF", session.id, path="/", samesite="lax")
+        # Strict: no other site's page or link makes the browser send them (the web UI, docs/ui.md)
+        response.set_cookie("MMAUTHTOKEN", session.token, httponly=True, samesite="strict", path="/")
+        response.set_cookie("MMUSERID", session.user_id, path="/", samesite="strict")
+        response.set_cookie("MMCSRF", session.id, path="/", samesite="strict")
     return response
 
 
@@ -170,6 +171,15 @@ async def update_roles(request: Request) -> Response:
     return ok()
 
 
+async def update_active(request: Request) -> Response:
+    session = await require_session(request)
+    active = (await json_body(request)).get("active")
+    if not isinstance(active, bool):
+        raise BadRequest("Invalid active: true or false.", "api.context.invalid_body_param.app_error")
+    await services(request).users.set_active(user_param(request, session), active, session)
+    return ok()
+
+
 async def create_token(request: Request) -> Response:
     session = await require_session(request)
     # create_user_access_token: system admins, and users an admin gave the system_user_access_token
@@ -268,6 +278,7 @@ routes = [
     Route("/api/v4/users/{user_id}/patch", patch_user, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/roles", update_roles, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/password", update_password, methods=["PUT"]),
+    Route("/api/v4/users/{user_id}/active", update_active, methods=["PUT"]),
     Route("/api/v4/users/{user_id}/tokens", create_token, methods=["POST"]),
     Route("/api/v4/users/{user_id}/tokens", list_tokens, methods=["GET"]),
     Route("/api/v4/users/{user_id}/teams", user_teams, methods=["GET"]),

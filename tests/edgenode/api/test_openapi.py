@@ -22,7 +22,8 @@ from edgenode.api.routes.openapi import http_routes
 APP_ROUTES = sorted(set(http_routes(build_app(None).routes)))  # type: ignore[arg-type]
 PUBLIC = {("GET", "/api/v4/system/ping"), ("GET", "/api/v4/config/client"), ("GET", "/api/v4/openapi.json"),
           ("POST", "/api/v4/users/login"), ("POST", "/hooks/{hook_id}"), ("POST", "/hooks/commands/{hook_id}"),
-          ("GET", "/api/v4/license/client")}  # clients read it before they log in, as from Mattermost
+          ("GET", "/api/v4/license/client"),  # clients read it before they log in, as from Mattermost
+          ("GET", "/"), ("GET", "/sw.js"), ("GET", "/manifest.webmanifest"), ("GET", "/static/{name}")}  # the web UI
 SESSION_OPTIONAL = {("POST", "/api/v4/users"), ("POST", "/api/v4/users/logout")}
 
 
