@@ -98,8 +98,16 @@ data_option = click.option(
 )
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from edgenode.version import version_text  # only --version runs git (in a source checkout)
+        click.echo(version_text())
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="edgenode")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and the commit this edgenode was built from, and exit.")
 def cli() -> None:
     """Edgenode: an offline-first collaboration node."""
 
