@@ -120,7 +120,8 @@ def cli() -> None:
               help="Address peer sync listens on (LAN interfaces).")
 @click.option("--sync-port", default=8066, show_default=True, envvar="EDGENODE_SYNC_PORT", type=click.IntRange(0, 65535),
               help="Port of peer sync; 0: do not listen (peers are still dialed).")
-@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", help="A peer to keep in sync with (repeatable).")
+@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", envvar="EDGENODE_PEERS",
+              help="A peer to keep in sync with (repeatable; $EDGENODE_PEERS: several, separated by spaces).")
 @click.option("--mdns/--no-mdns", default=True, show_default=True, envvar="EDGENODE_MDNS",
               help="Advertise this node and discover peers of its mesh on the LAN (mDNS).")
 @click.option("--unenrolled-sync", is_flag=True, envvar="EDGENODE_UNENROLLED_SYNC",
