@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support.binary import BARE_ENV, Build
+from support.binary import BARE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = "/usr/lib/systemd/system/edgenode.service"
@@ -20,11 +19,9 @@ needs_dpkg = pytest.mark.skipif(not (shutil.which("dpkg-deb") and shutil.which("
                                 reason="dpkg-deb and systemd-analyze (scripts/test installs them as root)")
 
 
-def _deb(build: Build) -> Path:
-    done = subprocess.run([str(ROOT / "packaging" / "build-deb")], env={**os.environ, "EDGENODE_DIST": str(build.dist)},
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    return Path(done.stdout.split()[-1])
+def _deb(release: Path) -> Path:
+    [deb] = release.glob("edgenode_*.deb")  # packaging/release ran packaging/build-deb
+    return deb
 
 
 def _throwaway_root(root: Path) -> None:
@@ -50,8 +47,8 @@ def _dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 @needs_dpkg
-def test_the_deb_installs_a_sandboxed_service_and_its_removal_keeps_the_data(build: Build, tmp_path: Path) -> None:
-    deb = _deb(build)
+def test_the_deb_installs_a_sandboxed_service_and_its_removal_keeps_the_data(release: Path, tmp_path: Path) -> None:
+    deb = _deb(release)
     info = subprocess.run(["dpkg-deb", "--field", str(deb), "Package", "Version", "Depends"], capture_output=True,
                           text=True, check=True).stdout
     assert "Package: edgenode" in info and "libc6 (>= 2.36)" in info
