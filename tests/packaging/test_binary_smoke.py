@@ -76,3 +76,16 @@ def test_the_one_folder_build_runs_too(build: Build, tmp_path: Path) -> None:
 def test_a_bad_command_is_one_line_and_a_non_zero_exit(build: Build, tmp_path: Path) -> None:
     done = build.run("info", "--data", str(tmp_path / "nothing-here"), check=False)
     assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_the_build_carries_every_data_file_of_our_packages_and_edgenodes_metadata(build: Build) -> None:
+    """The web UI (edgenode/web/, static files) and any other package data must be inside the binary:
+    the one-folder build shows what both builds carry."""
+    inside = build.onedir.parent / "_internal"
+    root = Path(__file__).resolve().parents[2]
+    for package in ("edgenode", "sync", "crdt"):
+        for path in (root / package).rglob("*"):
+            if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts:
+                assert (inside / path.relative_to(root)).is_file(), f"{path.relative_to(root)} is not in the build"
+    assert list(inside.glob("edgenode*-info")), "edgenode's metadata (importlib.metadata.version) is missing"
+    assert (inside / "edgenode" / "_build.json").is_file()
