@@ -97,8 +97,16 @@ data_option = click.option(
 )
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from edgenode.version import version_text  # only --version runs git (in a source checkout)
+        click.echo(version_text())
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="edgenode")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and the commit this edgenode was built from, and exit.")
 def cli() -> None:
     """Edgenode: an offline-first collaboration node."""
 
@@ -111,7 +119,8 @@ def cli() -> None:
               help="Address peer sync listens on (LAN interfaces).")
 @click.option("--sync-port", default=8066, show_default=True, envvar="EDGENODE_SYNC_PORT", type=click.IntRange(0, 65535),
               help="Port of peer sync; 0: do not listen (peers are still dialed).")
-@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", help="A peer to keep in sync with (repeatable).")
+@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", envvar="EDGENODE_PEERS",
+              help="A peer to keep in sync with (repeatable; $EDGENODE_PEERS: several, separated by spaces).")
 @click.option("--mdns/--no-mdns", default=True, show_default=True, envvar="EDGENODE_MDNS",
               help="Advertise this node and discover peers of its mesh on the LAN (mDNS).")
 @click.option("--unenrolled-sync", is_flag=True, envvar="EDGENODE_UNENROLLED_SYNC",

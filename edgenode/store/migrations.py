@@ -1,15 +1,23 @@
-"""Named schema migrations, applied in order once each, inside the opening transaction."""
+"""Named schema migrations, applied in order once each, inside the opening transaction.
+
+An upgrade is one-way: the migrated database may no longer open in the older edgenode, so a database
+that already holds data is copied to backups/ beside it before any pending migration runs (the copy
+is what an operator restores to go back). A database naming migrations this code does not know was
+written by a newer edgenode: it is refused, untouched."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .errors import StoreVersionError
 from .schema import Schema
 
-__all__ = ["BATCH_TRIGGERS_TABLES", "MIGRATIONS", "Migration", "migrate"]
+__all__ = ["BACKUPS_DIR", "BATCH_TRIGGERS_TABLES", "MIGRATIONS", "Migration", "backup_before_migrating", "migrate",
+           "pending_migrations"]
 
 Migration = Callable[[sqlite3.Connection, Schema], None]
 
@@ -94,6 +102,61 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
+BACKUPS_DIR = "backups"
+
+
+def _applied(conn: sqlite3.Connection) -> set[str]:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone() is None:
+        return set()
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def _refuse_unknown(applied: set[str], known: set[str]) -> None:
+    unknown = sorted(applied - known)
+    if unknown:
+        raise StoreVersionError(
+            f"this database has migrations {', '.join(unknown)} from a newer edgenode; upgrade edgenode to open it"
+        )
+
+
+def pending_migrations(conn: sqlite3.Connection, extra: Sequence[tuple[str, Migration]] = ()) -> list[str]:
+    """The migrations migrate() would apply, read without writing; refuses a newer database like migrate()."""
+    everything = [*MIGRATIONS, *extra]
+    applied = _applied(conn)
+    _refuse_unknown(applied, {name for name, _ in everything})
+    return [name for name, _ in everything if name not in applied]
+
+
+def backup_before_migrating(conn: sqlite3.Connection, path: Path, extra: Sequence[tuple[str, Migration]] = (),
+                            now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> Path | None:
+    """Copy the database at `path` (open as `conn`) to <its folder>/backups/ if it holds migrated data and
+    migrations are pending; returns the copy, or None (a new database, or nothing to apply).
+
+    Run before the opening transaction, by the one process that owns the data folder. SQLite's online
+    backup copies a consistent snapshot, WAL included; the copy is written under a temporary name and
+    renamed, so a crash leaves no half backup, and it is private (0600 in a 0700 folder) like the store."""
+    applied = _applied(conn)
+    pending = pending_migrations(conn, extra)
+    if not applied or not pending:
+        return None
+    folder = path.parent / BACKUPS_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now_ms() / 1000))
+    target = folder / f"{path.stem}-{stamp}-before-{pending[0]}{path.suffix}"
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    copy = sqlite3.connect(str(partial))
+    try:
+        conn.backup(copy)
+        copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file: reading it leaves no -wal beside it
+    finally:
+        copy.close()
+    os.replace(partial, target)
+    return target
+
+
 def migrate(conn: sqlite3.Connection, schema: Schema, extra: Sequence[tuple[str, Migration]] = ()) -> list[str]:
     """Apply pending migrations (the store's, then `extra` ones for node-local tables); refuse a
     database that has migrations this code does not know."""
@@ -107,12 +170,7 @@ def migrate(conn: sqlite3.Connection, schema: Schema, extra: Sequence[tuple[str,
         conn.execute(statement)
     applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
     everything = [*MIGRATIONS, *extra]
-    known = {name for name, _ in everything}
-    unknown = sorted(applied - known)
-    if unknown:
-        raise StoreVersionError(
-            f"this database has migrations {', '.join(unknown)} from a newer edgenode; upgrade edgenode to open it"
-        )
+    _refuse_unknown(applied, {name for name, _ in everything})
     done = []
     for name, migration in everything:
         if name not in applied:

@@ -25,7 +25,7 @@ from sync import (
 from .decode import BodyDecoder
 from .errors import MissingDependencyError, SchemaViolation, StoreClosedError
 from .materialize import Columns, Materializer, OpState, validate
-from .migrations import Migration, migrate
+from .migrations import Migration, backup_before_migrating, migrate
 from .oplog import PREV_CHECKPOINT, stored_prev
 from .retract import RetractResult, retract_feeds
 from .schema import Schema
@@ -106,6 +106,7 @@ class Writer:
     def _open(self) -> list[str]:
         conn = connect(self._path)
         try:
+            backup_before_migrating(conn, self._path, self._migrations)  # an upgrade can be undone from it
             conn.execute("BEGIN IMMEDIATE")
             applied = migrate(conn, self._schema, self._migrations)
             conn.execute("COMMIT")

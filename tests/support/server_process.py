@@ -105,16 +105,22 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def edgenode_server(data_dir: Path, *, port: int | None = None, admin: str | None = "admin",
                     extra_env: dict[str, str] | None = None,
-                    extra_args: tuple[str, ...] = ()) -> Iterator[ServerProcess]:
-    """Start `edgenode serve` on `data_dir` (and `extra_args`); stop it (SIGTERM, then SIGKILL) when the block ends."""
+                    extra_args: tuple[str, ...] = (), command: tuple[str, ...] | None = None,
+                    env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """Start `edgenode serve` on `data_dir` (and `extra_args`); stop it (SIGTERM, then SIGKILL) when the block ends.
+
+    `command` runs another edgenode (the built binary) instead of this checkout's; `env` replaces the
+    whole environment (the binary runs with no Python on PATH)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}.serve.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           **(extra_env or {})}
+    if env is None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+               **(extra_env or {})}
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "edgenode", "serve", "--data", str(data_dir), "--port", str(port), *extra_args],
+            [*(command or (sys.executable, "-m", "edgenode")), "serve", "--data", str(data_dir), "--port", str(port),
+             *extra_args],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
         )
     server = ServerProcess(process, data_dir, port, log)
