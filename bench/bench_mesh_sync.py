@@ -38,11 +38,12 @@ from bench_sync import held_ops, line, write_posts  # type: ignore[import-not-fo
 from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity
 from edgenode.local_schema import LOCAL_MIGRATIONS
-from edgenode.mesh import Mesh, MeshTrust, create_invite, init_mesh, join_mesh, publish_enrolment
-from edgenode.need_to_know import NeedToKnow
+from edgenode.mesh import Mesh, create_invite, init_mesh, join_mesh
+from edgenode.peering.admission import AdmittingStore
+from edgenode.peering.need_to_know import NeedToKnow
+from edgenode.peering.trust import MeshTrust, publish_enrolment
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
-from edgenode.sync_trust import AdmittingStore
 from sync import Signer
 from sync.framing import StreamLink
 from sync.manager import PeerAddress, PeerManager, tcp_dialer
@@ -69,7 +70,7 @@ async def _catch_up(source: object, target: object, node: bytes, mesh: bytes, *,
         server = PeerManager(source, node=node, mesh=mesh, listen=PeerAddress("127.0.0.1", 0),  # type: ignore[arg-type]
                              server_ssl=server_mesh.server_context(), client_ssl=server_mesh.client_context(),
                              verify_peer=server_trust.verify_peer,  # type: ignore[attr-defined]
-                             entitlements=NeedToKnow(source))
+                             entitlements=NeedToKnow(source.store))  # type: ignore[attr-defined]
         dial = tcp_dialer(client_mesh.client_context(), client_trust.verify_peer)  # type: ignore[attr-defined]
     await server.start()
     try:
@@ -78,7 +79,7 @@ async def _catch_up(source: object, target: object, node: bytes, mesh: bytes, *,
         assert isinstance(link, StreamLink)
         stats = await PeerSession(target, link, node=target.node_id, mesh=mesh, initiator=True,  # type: ignore[arg-type, attr-defined]
                                   config=SessionConfig(live=False), verified_node=verified,
-                                  entitlements=NeedToKnow(target) if mesh_trust else None).run()
+                                  entitlements=NeedToKnow(target.store) if mesh_trust else None).run()  # type: ignore[attr-defined]
         seconds = time.perf_counter() - started
     finally:
         await server.stop()

@@ -23,13 +23,10 @@ from edgenode import mesh as mesh_shell
 from edgenode.config import DATA_ENV, resolve_data_dir
 from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, require_node
 from edgenode.identity import IdentityError, node_display_id
-from edgenode.mesh_watch import wait_for_mesh
 from edgenode.node import Node, open_node, serve_node
-from edgenode.node_status import folder_status
+from edgenode.peering import NotEnrolledError, PeeringSettings, SyncSettings, folder_status, sync_now
 from edgenode.settings import NodeSettings, SettingsError, load_settings
 from edgenode.store import StoreError, wall_clock_ms
-from edgenode.sync_service import SyncSettings, sync_once
-from edgenode.sync_trust import NotEnrolledError, secure_settings
 from sync import SyncError
 from sync.manager import PeerAddress
 from sync.mesh import decode_invite
@@ -144,20 +141,8 @@ def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int
         if requested is not None and requested.port:
             _listen(requested.host, requested.port, "--sync-port").close()  # the sync listener binds it again soon
         click.echo(f"edgenode node {node.id}: data in {node.data_dir}; API on http://{host}:{port}", err=True)
-        settings, sync_store, late_sync = requested, None, None
-        if requested is not None:
-            try:
-                settings, sync_store = await secure_settings(node, requested, allow_unenrolled=unenrolled_sync)
-            except NotEnrolledError:
-                settings = None
-                late_sync = _when_enrolled(node, requested)
-                click.echo("edgenode: peer sync is off until this node is in a mesh (edgenode mesh init, in another "
-                           "terminal, starts it without a restart)", err=True)
-        if settings is not None:
-            listening = f"on {sync_host}:{sync_port}" if sync_port else "not listening"
-            click.echo(f"edgenode: peer sync {listening} over {settings.transport}"
-                       f"{', mDNS on' if mdns else ''}{', peers ' + ', '.join(peers) if peers else ''}", err=True)
-        await serve_node(node, host, port, stop, settings, sync_store, sockets=[api_socket], late_sync=late_sync)
+        await serve_node(node, host, port, stop, PeeringSettings(requested, allow_unenrolled=unenrolled_sync),
+                         sockets=[api_socket])
         click.echo("edgenode: stopped", err=True)
 
     with _owning(data_dir, "serving"):
@@ -165,20 +150,11 @@ def serve(data: str | None, host: str, port: int, sync_host: str, sync_port: int
              lambda file: file.with_options(allow_internal=allow_internal, allowed_hosts=allowed_hosts))
 
 
-def _when_enrolled(node: Node, requested: SyncSettings) -> Callable[[], Awaitable[tuple[SyncSettings, Any]]]:
-    """Waits for `edgenode mesh init` on this folder, then secures the requested sync with the new mesh."""
-
-    async def wait() -> tuple[SyncSettings, Any]:
-        await wait_for_mesh(node.data_dir)
-        return await secure_settings(node, requested, allow_unenrolled=False)
-
-    return wait
-
-
 def _show_sync_log() -> None:
     """Peers found, lost and regained are news to the operator of a served node: print them on stderr."""
     logging.basicConfig(format="edgenode: %(message)s", level=logging.WARNING)
     logging.getLogger("sync.manager").setLevel(logging.INFO)
+    logging.getLogger("edgenode.peering").setLevel(logging.INFO)
 
 
 @cli.command()
@@ -350,10 +326,10 @@ def sync_command(data: str | None, address: str, timeout: float, unenrolled_sync
     async def work(node: Node) -> tuple[SessionStats, int, float]:
         started = time.monotonic()
         try:
-            settings, store = await secure_settings(node, SyncSettings(), allow_unenrolled=unenrolled_sync)
+            stats, wire = await sync_now(node.store, node.data_dir, peer, timeout=timeout,
+                                         allow_unenrolled=unenrolled_sync)
         except NotEnrolledError as exc:
             raise click.ClickException(str(exc)) from None
-        stats, wire = await sync_once(store, peer, settings, timeout=timeout, data_dir=node.data_dir)
         return stats, wire, time.monotonic() - started
 
     with _owning(data_dir, "sync"):

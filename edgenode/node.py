@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,20 +15,14 @@ from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
 from edgenode.mesh import load_mesh
 from edgenode.outbound import GuardedClient, InternalAllowList
+from edgenode.peering import PeeringSettings, StatusSource, open_peering
 from edgenode.private_files import secure_data_dir
 from edgenode.schema import SCHEMA
 from edgenode.services import Context, Services
 from edgenode.settings import NodeSettings, load_settings
 from edgenode.store import Store
-from edgenode.sync_service import SyncService, SyncSettings
 
-__all__ = ["Node", "open_node", "serve_http", "serve_node", "LateSync"]
-
-_log = logging.getLogger(__name__)
-
-LateSync = Callable[[], Awaitable[tuple[SyncSettings, Any]]]
-"""Waits until the node may sync (e.g. `edgenode mesh init` ran while it was served), then returns
-the settings and store to sync with, as `serve_node`'s `sync` and `sync_store`."""
+__all__ = ["Node", "open_node", "serve_http", "serve_node"]
 
 
 @dataclass(slots=True)
@@ -68,43 +61,18 @@ async def open_node(data_dir: Path, settings: NodeSettings | None = None) -> Asy
             await outbound.aclose()
 
 
-async def serve_node(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncSettings | None,
-                     sync_store: Any = None, *, sockets: list[socket.socket] | None = None,
-                     late_sync: LateSync | None = None) -> None:
-    """Serve the API and, unless `sync` is None, peer sync beside it (through `sync_store`, the store as
-    the mesh admits foreign ops into it; the store itself if None), until `stop` is set.
-
-    Without `sync`, `late_sync` (if given) is awaited beside the API, and peer sync starts when it
-    returns: a node enrolled while it runs starts syncing without a restart."""
+async def serve_node(node: Node, host: str, port: int, stop: asyncio.Event, peering: PeeringSettings, *,
+                     sockets: list[socket.socket] | None = None) -> None:
+    """Serve the API and the node's peering beside it (edgenode/peering/runtime.py) until `stop` is set."""
     from edgenode.api.app import build_app
 
     app = build_app(node.services, bound_host=host)
-    app.state.sync = None  # GET /api/v4/edgenode/status reads it
-    async with AsyncExitStack() as running:
-        if sync is not None:
-            app.state.sync = await running.enter_async_context(
-                SyncService(sync_store if sync_store is not None else node.store, node.data_dir, sync))
-
-        async def start_late(wait: LateSync) -> None:
-            try:
-                settings, store = await wait()
-                app.state.sync = await running.enter_async_context(
-                    SyncService(store if store is not None else node.store, node.data_dir, settings))
-            except Exception as exc:  # the API keeps serving; the operator reads why sync is off
-                _log.error("peer sync could not start: %s", exc)
-                return
-            _log.warning("peer sync started: this node is now in mesh %s", settings.mesh_id)
-
-        late = asyncio.create_task(start_late(late_sync)) if sync is None and late_sync is not None else None
-        try:
-            await serve_http(node, host, port, stop, app.state.sync, sockets=sockets, app=app)
-        finally:
-            if late is not None:
-                late.cancel()
-                await asyncio.gather(late, return_exceptions=True)
+    async with open_peering(node.store, node.data_dir, peering) as running:
+        app.state.sync = running  # GET /api/v4/edgenode/status reads it
+        await serve_http(node, host, port, stop, running, sockets=sockets, app=app)
 
 
-async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync: SyncService | None = None, *,
+async def serve_http(node: Node, host: str, port: int, stop: asyncio.Event, sync: StatusSource | None = None, *,
                      sockets: list[socket.socket] | None = None, app: Any = None) -> None:
     """Serve the Mattermost-compatible API until `stop` is set (the CLI sets it on SIGINT/SIGTERM), on
     `sockets` if given (the CLI binds the port itself, to report a port in use in one line)."""

@@ -23,7 +23,7 @@ DIRECTORY_SCOPE = "directory"
 USER_NODES = "user.nodes"
 USER_NODES_TABLE = "user_nodes"
 """The set of nodes (key hex) a user uses (logged in, or made a personal access token there): those nodes are
-entitled to the user's private channels and personal state (edgenode/need_to_know.py)."""
+entitled to the user's private channels and personal state (edgenode/peering/need_to_know.py)."""
 
 
 def channel_scope(channel_id: str) -> str:

@@ -342,7 +342,7 @@ class UserService:
     async def _host_here(self, user_id: str) -> None:
         """Record, once, that the user uses this node (logs in, or makes a personal access token here):
         the node becomes entitled to the user's private channels and personal state (see
-        edgenode/need_to_know.py). Creating an account does not count: an admin creating accounts
+        edgenode/peering/need_to_know.py). Creating an account does not count: an admin creating accounts
         on their own node must not draw everyone's direct messages to it."""
         node = self._ctx.store.node_id.hex()
         if not await self._ctx.store.fetchone(f"SELECT 1 FROM {USER_NODES_TABLE} WHERE user_id = ? AND node = ?",

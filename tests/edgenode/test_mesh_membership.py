@@ -19,7 +19,6 @@ from edgenode.identity import KEY_FILE, load_or_create_identity, node_display_id
 from edgenode.mesh import (
     Mesh,
     MeshStateError,
-    MeshTrust,
     create_invite,
     init_mesh,
     join_mesh,
@@ -32,6 +31,7 @@ from edgenode.mesh import (
     revoke,
     write_private_file,
 )
+from edgenode.peering.trust import MeshTrust
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
 from sync import GENESIS, FeedHead, FeedId, SignedOp, UnknownAuthorError

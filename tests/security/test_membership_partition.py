@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support.members_world import World, serve, world_at
 
-from edgenode.need_to_know import PeerNeedToKnow
+from edgenode.peering.need_to_know import PeerNeedToKnow
 from edgenode.node import open_node
 from edgenode.services.context import DIRECTORY_SCOPE
 from sync.session import reconcile_pair

@@ -27,7 +27,7 @@ from edgenode.config import STORE_FILE
 from edgenode.identity import node_display_id
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
-from edgenode.sync_service import status_document
+from edgenode.peering.service import status_document
 from sync import Signer
 from sync.enrolment import NODE_SCOPE, node_record_op
 from sync.manager import Backoff, MemoryNetwork, PeerAddress, PeerManager

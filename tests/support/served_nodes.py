@@ -14,8 +14,8 @@ import httpx
 from edgenode.api.app import build_app
 from edgenode.data_lock import hold_data_folder
 from edgenode.node import Node, open_node
-from edgenode.sync_service import SyncService, SyncSettings
-from edgenode.sync_trust import secure_settings
+from edgenode.peering import SyncService, SyncSettings, secure_settings
+from edgenode.peering.ports import LiveFeedStore
 from sync.discovery import MemoryDiscovery, MemoryLan
 from sync.manager import Backoff, PeerAddress
 from sync.peer import SessionConfig
@@ -57,10 +57,10 @@ async def served(data_dir: Path, settings: SyncSettings, *, enrolled: bool = Fal
         stack.enter_context(hold_data_folder(data_dir, "serving"))  # as `edgenode serve` owns its folder
         node = await stack.enter_async_context(open_node(data_dir))
         options.setdefault("backoff", Backoff(base=0.05, cap=0.2))
-        store: Any = node.store
+        feeds: LiveFeedStore | None = None
         if enrolled:
-            settings, store = await secure_settings(node, settings, allow_unenrolled=False)
-        sync = await stack.enter_async_context(SyncService(store, data_dir, settings, **options))
+            settings, feeds = await secure_settings(node.store, data_dir, settings, allow_unenrolled=False)
+        sync = await stack.enter_async_context(SyncService(node.store, data_dir, settings, feeds=feeds, **options))
         app = build_app(node.services)
         app.state.sync = sync
         http = await stack.enter_async_context(httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

@@ -1,6 +1,6 @@
 """A peer sees only the feeds it is entitled to: in frontiers, segments and live pushes, judged in commit order.
 
-The need-to-know policy is the node's (tests/edgenode/test_need_to_know.py); here a list of
+The need-to-know policy is the node's (tests/edgenode/peering/test_need_to_know.py); here a list of
 allowed scopes stands in for it, so that the view's own promises can be shown one at a time.
 """
 

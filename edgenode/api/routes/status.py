@@ -15,9 +15,8 @@ from starlette.routing import Route
 from edgenode.api.auth import require_session
 from edgenode.api.json import json_response
 from edgenode.data_lock import Owner
-from edgenode.node_status import complete_status
+from edgenode.peering import StatusSource, complete_status, status_document
 from edgenode.services import Forbidden
-from edgenode.sync_service import SyncService, status_document
 
 from .common import services
 
@@ -28,7 +27,7 @@ async def edgenode_status(request: Request) -> Response:
     session = await require_session(request)
     if not session.is_system_admin:
         raise Forbidden("You do not have the appropriate permissions.")
-    sync: SyncService | None = getattr(request.app.state, "sync", None)
+    sync: StatusSource | None = getattr(request.app.state, "sync", None)
     ctx = services(request).ctx
     if sync is not None:
         document = await sync.status()

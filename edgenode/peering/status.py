@@ -1,7 +1,7 @@
 """The status of a node as its data folder tells it: whether a process serves it, and its mesh.
 
 `edgenode status` runs in another process than the node it describes, and the API answers from
-inside it; both complete the sync status (edgenode/sync_service.py) here, so they say the same.
+inside it; both complete the sync status (edgenode/peering/service.py) here, so they say the same.
 Being served is read from the data folder's lock (edgenode/data_lock.py), not from the sync status
 file: a node served without peer sync writes no such file, and is served all the same.
 """
@@ -14,8 +14,9 @@ from typing import Any
 from edgenode.data_lock import Owner, owner_of
 from edgenode.identity import load_or_create_identity
 from edgenode.mesh import load_mesh
-from edgenode.sync_service import read_status_file, status_document
 from sync.errors import MeshError
+
+from .service import read_status_file, status_document
 
 __all__ = ["complete_status", "folder_status"]
 

@@ -20,13 +20,14 @@ from support.memory_blobs import MemoryBlobs, sha256
 from support.served_nodes import PASSWORD, Served, served, settings, until
 
 from crdt import Create
-from edgenode.blob_sync import NodeBlobs
+from edgenode.peering.blobs import NodeBlobs
 from edgenode.ids import new_id
 from edgenode.node import open_node
 from edgenode.schema import SCHEMA
 from edgenode.services.blobs import BlobStore
 from edgenode.store import Store
-from edgenode.sync_service import SyncSettings, sync_once
+from edgenode.peering.service import sync_once
+from edgenode.peering.settings import SyncSettings
 from sync import Signer
 from sync.framing import memory_link_pair
 from sync.manager import PeerAddress

@@ -11,11 +11,12 @@ from typing import Any
 from support.builders import post, team_and_channel
 from support.served_nodes import served, settings, until
 
-from edgenode.mesh import Mesh, MeshTrust, create_invite, init_mesh, join_mesh, publish_enrolment, revoke
+from edgenode.mesh import Mesh, create_invite, init_mesh, join_mesh, revoke
 from edgenode.node import open_node
-from edgenode.retraction import RevocationEnforcer
+from edgenode.peering.admission import AdmittingStore
+from edgenode.peering.revocations import RevocationEnforcer
+from edgenode.peering.trust import MeshTrust, publish_enrolment
 from edgenode.store import Store
-from edgenode.sync_trust import AdmittingStore
 from sync import FeedId, SignedOp
 from sync.enrolment import NODE_SCOPE
 from sync.manager import PeerAddress

@@ -1,6 +1,6 @@
 """Peer sync for a node: the peer manager, LAN discovery, a one-shot sync, and the status that the API and CLI show.
 
-`edgenode serve` runs a `SyncService` beside the HTTP API. The running node writes its sync status
+`edgenode serve` runs a `SyncService` beside the HTTP API (opened by edgenode/peering/runtime.py). The running node writes its sync status
 to `sync-status.json` in the data folder (when it changes, at most once a second), which is how
 `edgenode status`, a separate process, reads it.
 
@@ -16,30 +16,30 @@ import asyncio
 import json
 import logging
 import os
-import ssl
 import time
-from collections.abc import Callable, Container
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from edgenode.blob_sync import NodeBlobs
 from edgenode.identity import node_display_id
-from edgenode.need_to_know import NeedToKnow
 from edgenode.services.blobs import BlobStore
 from edgenode.store import Store
 from sync.discovery import Discovery, FoundCallback, LostCallback, ZeroconfDiscovery
-from sync.manager import DEFAULT_SYNC_PORT, PeerAddress, PeerManager, PeerStatus, tcp_dialer
-from sync.peer import PeerSession, SessionConfig, SessionStats, mesh_tag
+from sync.manager import PeerAddress, PeerManager, PeerStatus, tcp_dialer
+from sync.peer import PeerSession, SessionStats, mesh_tag
+
+from .blobs import NodeBlobs
+from .need_to_know import NeedToKnow
+from .ports import LiveFeedStore, StoreReads
+from .settings import UNENROLLED_MESH, SyncSettings
 
 __all__ = [
-    "SyncSettings", "SyncService", "DiscoveryFactory", "sync_once", "status_document", "read_status_file",
-    "running_pid", "STATUS_FILE", "UNENROLLED_MESH", "DEFAULT_SYNC_PORT",
+    "SyncService", "DiscoveryFactory", "sync_once", "status_document", "read_status_file", "running_pid",
+    "fork_reports", "zeroconf_discovery", "STATUS_FILE",
 ]
 
 STATUS_FILE = "sync-status.json"
-UNENROLLED_MESH = "unenrolled"
-"""The mesh id of nodes that have joined no mesh: they sync (over plain TCP) only with each other."""
 _log = logging.getLogger(__name__)
 
 
@@ -56,33 +56,13 @@ def zeroconf_discovery(*, node: bytes, mesh: bytes, port: int | None, host: str,
                              interfaces=only, addresses=only)
 
 
-@dataclass(frozen=True, slots=True)
-class SyncSettings:
-    host: str = "0.0.0.0"
-    port: int = DEFAULT_SYNC_PORT
-    """The sync listener's port; 0 means do not listen (static and discovered peers are still dialed)."""
-    peers: tuple[PeerAddress, ...] = ()
-    mdns: bool = True
-    mesh_id: str = UNENROLLED_MESH
-    server_ssl: ssl.SSLContext | None = None
-    client_ssl: ssl.SSLContext | None = None
-    verify_peer: Callable[[ssl.SSLObject], bytes] | None = None
-    session: SessionConfig = field(default_factory=SessionConfig)
-    watch_revocations: Callable[[Callable[[Container[bytes]], None]], None] | None = None
-    """Registers a callback for the revoked node keys, called whenever revocations change: their live
-    sessions are ended (a revoked node is refused at the next handshake anyway)."""
-    need_to_know: bool = True
-    """Send private channels and personal feeds only to nodes entitled to them (edgenode/need_to_know.py)."""
-
-    @property
-    def transport(self) -> str:
-        return "tls" if self.server_ssl is not None else "tcp"
-
-
 class SyncService:
-    """Run with `async with SyncService(store, data_dir, settings) as sync:`; `await sync.status()` any time."""
+    """Run with `async with SyncService(store, data_dir, settings) as sync:`; `await sync.status()` any time.
 
-    def __init__(self, store: Store, data_dir: Path, settings: SyncSettings, *,
+    Peers read and write `feeds` (the store behind mesh admission: edgenode/peering/admission.py), or
+    the store itself when it is None; need-to-know, blobs and the status read `store`."""
+
+    def __init__(self, store: Store, data_dir: Path, settings: SyncSettings, *, feeds: LiveFeedStore | None = None,
                  discovery: DiscoveryFactory | None = zeroconf_discovery, clock: Callable[[], float] = time.time,
                  status_interval: float = 1.0, **manager_options: Any):
         self.store = store
@@ -92,7 +72,7 @@ class SyncService:
         self._discovery_factory = discovery if settings.mdns else None
         self._status_interval = status_interval
         self.manager = PeerManager(
-            store, node=store.node_id, mesh=mesh_tag(settings.mesh_id),
+            feeds if feeds is not None else store, node=store.node_id, mesh=mesh_tag(settings.mesh_id),
             listen=PeerAddress(settings.host, settings.port) if settings.port else None,
             server_ssl=settings.server_ssl, client_ssl=settings.client_ssl, verify_peer=settings.verify_peer,
             static_peers=settings.peers, config=settings.session, clock=clock,
@@ -180,7 +160,7 @@ _FORKS = ("SELECT f.author, f.scope, k.seq, max(k.seen_at) AS seen_at FROM forks
           "GROUP BY k.feed, k.seq ORDER BY seen_at DESC LIMIT ?")
 
 
-async def fork_reports(store: Any, limit: int = 20) -> list[dict[str, Any]]:
+async def fork_reports(store: StoreReads, limit: int = 20) -> list[dict[str, Any]]:
     """The newest forks detected (an author signed two different ops at one sequence number of a
     feed): the second op was quarantined in the `forks` table and the segment refused."""
     return [{"author": node_display_id(row["author"]), "author_key": row["author"].hex(), "scope": row["scope"],
@@ -260,17 +240,18 @@ def running_pid(document: dict[str, Any] | None) -> int | None:
     return pid
 
 
-async def sync_once(store: Store, address: PeerAddress, settings: SyncSettings, *,
+async def sync_once(store: Store, address: PeerAddress, settings: SyncSettings, *, feeds: LiveFeedStore | None = None,
                     timeout: float = 10.0, data_dir: Path | None = None) -> tuple[SessionStats, int]:
     """Dial `address`, sync both ways until both ends are caught up, hang up; returns (stats, bytes on the wire).
 
-    With `data_dir` (the node's data folder) the file attachments' bytes move too.
+    The peer reads and writes `feeds` (the store behind admission) if given, else `store`. With
+    `data_dir` (the node's data folder) the file attachments' bytes move too.
 
     Raises sync.PeerUnreachableError (one line, says why) when no connection can be made.
     """
     dial = tcp_dialer(settings.client_ssl, settings.verify_peer, timeout)
     link, verified = await dial(address)
-    session = PeerSession(store, link, node=store.node_id, mesh=mesh_tag(settings.mesh_id), initiator=True,
+    session = PeerSession(feeds if feeds is not None else store, link, node=store.node_id, mesh=mesh_tag(settings.mesh_id), initiator=True,
                           config=replace(settings.session, live=False), verified_node=verified,
                           entitlements=NeedToKnow(store) if settings.need_to_know else None,
                           blobs=NodeBlobs(store, BlobStore(data_dir / "files")) if data_dir is not None else None)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Collection
-from typing import Any
 
 from edgenode.services.blobs import BlobStore, IncomingBlob
 from edgenode.services.context import channel_scope
+
+from .ports import StoreReads
 
 __all__ = ["NodeBlobs"]
 
@@ -29,7 +30,7 @@ _SCAN_ROWS = 5000
 class NodeBlobs:
     """A BlobPort over `blobs` (the node's BlobStore) and the `files` rows of `store`."""
 
-    def __init__(self, store: Any, blobs: BlobStore):
+    def __init__(self, store: StoreReads, blobs: BlobStore):
         self._store = store
         self._blobs = blobs
         self._seen_rowid = 0

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
 
-from edgenode.mesh import MeshTrust, load_mesh, publish_enrolment, revoked_error
-from edgenode.need_to_know import check_hosting_claims
-from edgenode.node import Node
-from edgenode.retraction import RevocationEnforcer
+from edgenode.mesh import load_mesh
 from edgenode.store import RemoteResult, Store, wall_clock_ms
-from edgenode.sync_service import SyncSettings
 from sync import FeedHead, FeedId, SignedOp
+
+from .need_to_know import check_hosting_claims
+from .ports import LiveFeedStore
+from .revocations import RevocationEnforcer
+from .settings import SyncSettings
+from .trust import MeshTrust, publish_enrolment, revoked_error
 
 __all__ = ["AdmittingStore", "secure_settings", "NotEnrolledError"]
 
@@ -34,6 +36,11 @@ class AdmittingStore:
         self._trust = trust
         self._enforcer = enforcer
         self.node_id = store.node_id
+
+    @property
+    def store(self) -> Store:
+        """The store admitted ops go into (need-to-know and the status read it directly)."""
+        return self._store
 
     async def heads(self) -> dict[FeedId, FeedHead]:
         return await self._store.heads()
@@ -56,26 +63,25 @@ class AdmittingStore:
     def subscribe(self, listener: Callable[[dict[FeedId, FeedHead]], None]) -> Callable[[], None]:
         return self._store.subscribe(listener)
 
-    def __getattr__(self, name: str) -> Any:  # status and digest reads go straight to the store
-        return getattr(self._store, name)
 
 
-async def secure_settings(node: Node, settings: SyncSettings, *, allow_unenrolled: bool) -> tuple[SyncSettings, Any]:
-    """The settings and store to sync with: mesh TLS and admission on an enrolled node, which first
-    states its enrolment in its "node" feed if it has not yet; plain TCP only when explicitly
-    allowed on an unenrolled one."""
-    mesh = load_mesh(node.data_dir)
+async def secure_settings(store: Store, data_dir: Path, settings: SyncSettings, *,
+                          allow_unenrolled: bool) -> tuple[SyncSettings, LiveFeedStore]:
+    """The settings and the feeds to sync with: mesh TLS and admission on an enrolled node, which first
+    states its enrolment in its "node" feed if it has not yet; plain TCP (and the store itself) only
+    when explicitly allowed on an unenrolled one."""
+    mesh = load_mesh(data_dir)
     if mesh is None:
         if not allow_unenrolled:
             raise NotEnrolledError("this node is in no mesh: run `edgenode mesh init` or `edgenode mesh join TOKEN` "
                                    "first (or pass --unenrolled-sync to sync over plain TCP on a trusted network)")
-        return settings, node.store
-    await publish_enrolment(node.store, mesh, now_ms=wall_clock_ms())
-    trust = await MeshTrust.load(mesh, node.store)
-    node.store.subscribe(trust.on_heads)
-    enforcer = RevocationEnforcer(node.store, trust)
-    node.store.subscribe(enforcer.on_heads)
+        return settings, store
+    await publish_enrolment(store, mesh, now_ms=wall_clock_ms())
+    trust = await MeshTrust.load(mesh, store)
+    store.subscribe(trust.on_heads)
+    enforcer = RevocationEnforcer(store, trust)
+    store.subscribe(enforcer.on_heads)
     enforcer.start()  # ops applied before a revocation arrived, in an earlier run
     secured = replace(settings, server_ssl=mesh.server_context(), client_ssl=mesh.client_context(),
                       verify_peer=trust.verify_peer, mesh_id=mesh.ca.id, watch_revocations=enforcer.on_revoked)
-    return secured, AdmittingStore(node.store, trust, enforcer)
+    return secured, AdmittingStore(store, trust, enforcer)

@@ -26,7 +26,6 @@ Commits to public channels (the bulk of the traffic) change nothing and cost not
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from crdt import Add, Remove
 from sync import SignedOp
@@ -36,9 +35,11 @@ from sync.errors import MeshError
 from sync.mesh import HUB_ROLE
 from sync.ports import ScopeChange
 
-from .mesh import node_roles
-from .services.context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE
-from .services.membership import EFFECTIVE_CHANNEL_MEMBERS
+from edgenode.services.context import DIRECTORY_SCOPE, USER_NODES, USER_NODES_TABLE
+from edgenode.services.membership import EFFECTIVE_CHANNEL_MEMBERS
+
+from .ports import StoreReads
+from .trust import node_roles
 
 __all__ = ["NeedToKnow", "PeerNeedToKnow", "HostingClaimError", "check_hosting_claims"]
 
@@ -74,7 +75,7 @@ def check_hosting_claims(ops: Sequence[SignedOp]) -> None:
 class NeedToKnow:
     """The node's need-to-know policy over its store (sync.ports.Entitlements)."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: StoreReads):
         self._store = store
 
     async def for_peer(self, peer: bytes) -> PeerNeedToKnow:
@@ -84,7 +85,7 @@ class NeedToKnow:
 class PeerNeedToKnow:
     """What one peer node may receive (sync.ports.PeerEntitlement), as of the last refresh."""
 
-    def __init__(self, store: Any, node: str):
+    def __init__(self, store: StoreReads, node: str):
         self._store = store
         self.node = node
         self.hub = False

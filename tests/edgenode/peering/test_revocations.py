@@ -17,14 +17,15 @@ from crdt import Add, Create, Update
 from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.local_schema import LOCAL_MIGRATIONS
-from edgenode.mesh import Mesh, MeshTrust, create_invite, init_mesh, join_mesh, revoke
+from edgenode.mesh import Mesh, create_invite, init_mesh, join_mesh, revoke
 from edgenode.node import Node, open_node
-from edgenode.retraction import enforce_revocations
+from edgenode.peering.revocations import enforce_revocations
+from edgenode.peering.trust import MeshTrust
 from edgenode.schema import SCHEMA
 from edgenode.services import Session
 from edgenode.store import Store
-from edgenode.sync_service import SyncSettings
-from edgenode.sync_trust import secure_settings
+from edgenode.peering.admission import secure_settings
+from edgenode.peering.settings import SyncSettings
 from sync import FeedId, SignedOp
 from sync.revocation import MESH_SCOPE
 
@@ -124,7 +125,7 @@ async def test_a_node_that_applied_a_revoked_nodes_later_ops_ends_as_if_it_never
             await fresh.store.apply(ops)
         assert (await _seen_through_the_api(node))["search"]["defaced"] == [ALICES_POST]
 
-        with caplog.at_level(logging.WARNING, logger="edgenode.retraction"):
+        with caplog.at_level(logging.WARNING, logger="edgenode.peering.revocations"):
             result = await enforce_revocations(node.store, trust)
 
         feed = FeedId(mallory.node_key, SCOPE)
@@ -168,7 +169,7 @@ async def test_a_synced_node_retracts_by_itself_when_a_revocation_arrives(author
         mesh_feed = await admin.segment(FeedId(authority.node_key, MESH_SCOPE))
 
     async with open_node(victim.data_dir) as node:
-        await secure_settings(node, SyncSettings(), allow_unenrolled=False)  # what `edgenode serve` does
+        await secure_settings(node.store, node.data_dir, SyncSettings(), allow_unenrolled=False)  # what `edgenode serve` does
         for ops in [*world, kept + later]:
             await node.store.apply(ops)
         assert await node.store.fetchone("SELECT 1 FROM posts WHERE id = ?", (MALLORYS_POST,))

@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable, Container, Mapping
 
 from edgenode.identity import node_display_id
-from edgenode.mesh import MeshTrust
 from edgenode.store import RetractResult, Store
 from sync import FeedHead, FeedId
 from sync.revocation import MESH_SCOPE
+
+from .trust import MeshTrust
 
 __all__ = ["enforce_revocations", "RevocationEnforcer"]
 

@@ -26,13 +26,8 @@ from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.node import Node, open_node
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
-from edgenode.sync_service import (
-    STATUS_FILE,
-    SyncSettings,
-    read_status_file,
-    running_pid,
-    sync_once,
-)
+from edgenode.peering.service import STATUS_FILE, read_status_file, running_pid, sync_once
+from edgenode.peering.settings import SyncSettings
 from sync import ForkError, Signer
 from sync.discovery import MemoryLan
 from sync.manager import PeerAddress, PeerUnreachableError

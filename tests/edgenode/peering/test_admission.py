@@ -21,19 +21,17 @@ from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
 from edgenode.mesh import (
     Mesh,
-    MeshTrust,
     create_invite,
     init_mesh,
     join_mesh,
-    node_roles,
-    publish_enrolment,
     revoke,
 )
 from edgenode.node import open_node
+from edgenode.peering.admission import AdmittingStore, secure_settings
+from edgenode.peering.settings import SyncSettings
+from edgenode.peering.trust import MeshTrust, node_roles, publish_enrolment
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
-from edgenode.sync_service import SyncSettings
-from edgenode.sync_trust import AdmittingStore, secure_settings
 from sync import FeedId, SignedOp
 from sync.enrolment import NODE_SCOPE, node_record_op
 from sync.errors import EnrolmentRecordError, UnenrolledAuthorError
@@ -113,9 +111,9 @@ async def test_a_never_enrolled_keys_feeds_relayed_by_an_enrolled_peer_are_rejec
             with caplog.at_level(logging.WARNING, logger="sync.peer"):
                 await _one_shot(relay_store, admin)
             assert await _authors(admin) == {relay.node_key}
-            assert await admin.fetchall("SELECT id FROM teams") == []
-            assert await admin.fetchall("SELECT id FROM posts") == []
-            assert await node_roles(admin, relay.node_key) == frozenset()  # the relay's own record got through
+            assert await admin.store.fetchall("SELECT id FROM teams") == []
+            assert await admin.store.fetchall("SELECT id FROM posts") == []
+            assert await node_roles(admin.store, relay.node_key) == frozenset()  # the relay's own record got through
             assert await admin.segment(FeedId(relay.node_key, NODE_SCOPE)) == relayed
     refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected segment")]
     assert len(refusals) == 2, refusals
@@ -153,8 +151,8 @@ async def test_an_author_is_admitted_once_its_node_record_has_been_applied_and_a
         await admin.apply(record)
         await admin.apply(directory)
         await admin.apply(channel)
-        assert tuple(await admin.fetchone("SELECT count(*) FROM posts")) == (2,)  # type: ignore[arg-type]
-        assert await node_roles(admin, author.node_key) == frozenset()
+        assert tuple(await admin.store.fetchone("SELECT count(*) FROM posts")) == (2,)  # type: ignore[arg-type]
+        assert await node_roles(admin.store, author.node_key) == frozenset()
     async with _store(authority.data_dir) as admin_store:
         reloaded = await MeshTrust.load(authority, admin_store)
         assert await reloaded.admit(channel) == channel  # the records are read back
@@ -176,8 +174,8 @@ async def test_an_enrolled_authors_posts_relayed_by_another_node_are_admitted_in
     async with _admitting(relay) as relay_store, _admitting(authority) as admin:
         await _one_shot(relay_store, admin)  # the authority never meets the author
         assert await _authors(admin) == {relay.node_key, author.node_key}
-        assert tuple(await admin.fetchone("SELECT count(*) FROM posts")) == (2,)  # type: ignore[arg-type]
-        assert await admin.digest() == await relay_store.digest()
+        assert tuple(await admin.store.fetchone("SELECT count(*) FROM posts")) == (2,)  # type: ignore[arg-type]
+        assert await admin.store.digest() == await relay_store.store.digest()
 
 
 async def test_a_peer_verified_by_tls_counts_as_enrolled(authority: Mesh, tmp_path: Path) -> None:
@@ -276,7 +274,7 @@ async def test_a_node_record_that_is_not_its_authors_own_true_certificate_is_ref
         with pytest.raises(EnrolmentRecordError) as refused:
             await admin.apply(written)
         assert await _authors(admin) == set()
-        assert await admin.fetchall("SELECT id FROM mesh_nodes") == []
+        assert await admin.store.fetchall("SELECT id FROM mesh_nodes") == []
     expected = {
         "another CA": "does not hold a certificate of this mesh: the certificate was not issued by the authority",
         "another key": f"holds the certificate of another node ({other.node_key.hex()[:16]})",
@@ -302,10 +300,10 @@ async def test_an_invite_for_a_hub_gives_a_hub_certificate_and_node_roles_report
     async with _admitting(authority) as admin:
         await admin.apply(await _record_feed(hub))
         await admin.apply(await _record_feed(member))
-        assert await node_roles(admin, hub.node_key) == frozenset({"hub"})
-        assert await node_roles(admin, member.node_key) == frozenset()
-        assert await node_roles(admin, bytes(32)) is None
-        row = await admin.fetchone("SELECT name, roles FROM mesh_nodes WHERE id = ?", (hub.node_key.hex(),))
+        assert await node_roles(admin.store, hub.node_key) == frozenset({"hub"})
+        assert await node_roles(admin.store, member.node_key) == frozenset()
+        assert await node_roles(admin.store, bytes(32)) is None
+        row = await admin.store.fetchone("SELECT name, roles FROM mesh_nodes WHERE id = ?", (hub.node_key.hex(),))
     assert tuple(row) == (node_display_id(hub.node_key), "hub")  # type: ignore[arg-type]
 
 
@@ -322,7 +320,8 @@ async def test_publishing_the_record_is_idempotent_and_states_the_nodes_certific
 async def test_sync_settings_of_an_enrolled_node_publish_its_record_first(authority: Mesh, tmp_path: Path) -> None:
     member = _join(authority, tmp_path / "member")
     async with open_node(member.data_dir) as node:
-        settings, store = await secure_settings(node, SyncSettings(port=0, mdns=False), allow_unenrolled=False)
+        settings, store = await secure_settings(node.store, node.data_dir, SyncSettings(port=0, mdns=False),
+                                                 allow_unenrolled=False)
         assert isinstance(store, AdmittingStore) and settings.verify_peer is not None
         assert await node_roles(node.store, member.node_key) == frozenset()
         heads = await node.store.heads()
@@ -341,7 +340,7 @@ async def test_the_authority_and_a_member_sync_both_records_and_the_members_post
         await admin.apply(member_record)  # what the lead's ordering does: records before the rest
         await member_store.apply(authority_record)
         await _one_shot(member_store, admin)
-        assert tuple(await admin.fetchone("SELECT count(*) FROM posts")) == (2,)  # type: ignore[arg-type]
-        assert {row[0] for row in await admin.fetchall("SELECT id FROM mesh_nodes")} == {
+        assert tuple(await admin.store.fetchone("SELECT count(*) FROM posts")) == (2,)  # type: ignore[arg-type]
+        assert {row[0] for row in await admin.store.fetchall("SELECT id FROM mesh_nodes")} == {
             authority.node_key.hex(), member.node_key.hex()}
-        assert await admin.digest() == await member_store.digest()
+        assert await admin.store.digest() == await member_store.store.digest()

@@ -19,8 +19,9 @@ import pytest
 from support.served_nodes import PASSWORD, Served, memory_discovery, served, settings, until
 
 from crdt import Add, Create
-from edgenode.mesh import create_invite, init_mesh, join_mesh, node_roles
-from edgenode.need_to_know import HostingClaimError, NeedToKnow, check_hosting_claims
+from edgenode.mesh import create_invite, init_mesh, join_mesh
+from edgenode.peering.need_to_know import HostingClaimError, NeedToKnow, check_hosting_claims
+from edgenode.peering.trust import node_roles
 from edgenode.node import Node
 from edgenode.schema import SCHEMA
 from edgenode.services.context import USER_NODES
