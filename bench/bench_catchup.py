@@ -47,7 +47,8 @@ from bench_sync import held_ops, line, write_posts  # type: ignore[import-not-fo
 from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity
 from edgenode.local_schema import LOCAL_MIGRATIONS
-from edgenode.mesh import publish_enrolment, require_mesh
+from edgenode.mesh import require_mesh
+from edgenode.peering.trust import publish_enrolment
 from edgenode.schema import SCHEMA
 from edgenode.store import Store
 

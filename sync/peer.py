@@ -451,8 +451,7 @@ class PeerSession:
             return False
         self.stats.segments_received += len(run)
         self._count(feed, result)
-        for segment, _ in run:
-            await self._acknowledge(segment, result.head)
+        await self._acknowledge([segment for segment, _ in run], result.head)
         return True
 
     async def _apply(self, segment: Segment, ops: list[SignedOp] | SyncError) -> None:
@@ -477,7 +476,7 @@ class PeerSession:
             await self._reject(segment, feed, exc)
             return
         self._count(feed, result)
-        await self._acknowledge(segment, result.head)
+        await self._acknowledge([segment], result.head)
 
     def _count(self, feed: FeedId, result: Any) -> None:
         """Note what an apply of the store did (a RemoteResult)."""
@@ -489,10 +488,14 @@ class PeerSession:
             if self._blobs is not None:
                 self._blobs.nudge()  # before the ack: the peer's CaughtUp then finds us already asking
 
-    async def _acknowledge(self, segment: Segment, head: FeedHead | None) -> None:
-        """Ack `segment` with our head of its feed after applying it."""
+    async def _acknowledge(self, segments: list[Segment], head: FeedHead | None) -> None:
+        """Ack `segments`, applied in one commit, with our head of their feed after it."""
+        # before the first send: sending yields, and a pusher gone idle meanwhile zeroes the backlog
+        # (_check_caught_up) only if it finds the last segment's count already here
+        segment = segments[-1]
         self.stats.to_receive = segment.pending
-        await self._send(Ack(segment.n, head.seq if head is not None else 0))
+        for acked in segments:
+            await self._send(Ack(acked.n, head.seq if head is not None else 0))
         if segment.pending == 0 and self.caught_up:
             self.stats.last_sync = self._clock()
 
