@@ -319,6 +319,11 @@ class PeerSession:
 
     def _on_heads(self, heads: dict[FeedId, FeedHead]) -> None:
         """Called by the store after each commit that advanced feeds: queue them for the peer."""
+        if not self.live:
+            # A one-shot session sends what its frontier held when it started and leaves later commits
+            # to the next session: against a busy peer (a hub whose other edges keep writing) it would
+            # chase them and never end.
+            return
         for feed, head in heads.items():
             old = self._ours.get(feed, 0)
             if head.seq <= old:

@@ -132,6 +132,28 @@ async def test_a_one_shot_session_sends_exactly_the_missing_ops_both_ways_and_co
     assert left.last_sync is not None and right.last_sync is not None
 
 
+
+async def test_a_one_shot_session_with_a_peer_that_keeps_writing_ends_with_what_was_planned(stores: Any) -> None:
+    await stores.open("a", "b")
+    a, b = stores("a"), stores("b")
+    await posts(b, 50)
+    writing = asyncio.Event()
+
+    async def keep_writing() -> None:  # a busy peer: a commit after every other, for the whole session
+        for i in range(100_000):
+            await b.write(CHANNEL_SCOPE, [post(f"{'w' * 10}{i:016d}", f"busy {i}")])
+            writing.set()
+
+    writer = asyncio.create_task(keep_writing())
+    try:
+        await writing.wait()
+        planned = await missing(b, a)
+        left, _ = await asyncio.wait_for(sync_pair(a, b), 10)
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+    assert left.last_sync is not None and left.ops_received >= planned
+
 async def test_peers_already_in_sync_take_one_round_trip_and_send_no_segment(stores: Any) -> None:
     await stores.open("a", "b")
     a, b = stores("a"), stores("b")
