@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import httpx
 
 from edgenode.peering.bundle_export import ExportRequest, ExportSummary, bundle_file, export_bundle
 from edgenode.peering.bundle_import import BundleContents, ImportSummary, Progress, import_bundle, inspect_bundle
@@ -28,6 +27,7 @@ from edgenode.data_lock import DataFolderError, hold_data_folder, owner_of, requ
 from edgenode.identity import IdentityError, node_display_id
 from edgenode.mesh import Mesh, known_nodes, load_mesh, require_mesh, resolve_node
 from edgenode.node import Node, open_node
+from edgenode.outbound import LocalApi, OutboundError
 from edgenode.store import StoreError, wall_clock_ms
 from sync import SyncError
 from sync.bundle_format import BUNDLE_VERSION, BundleLimits
@@ -35,8 +35,7 @@ from sync.bundle_format import BUNDLE_VERSION, BundleLimits
 __all__ = ["bundle"]
 
 T = TypeVar("T")
-_EXPECTED = (SyncError, StoreError, IdentityError, DataFolderError, OSError, sqlite3.Error, httpx.HTTPError)
-_API_TIMEOUT = httpx.Timeout(30.0, read=3600.0)
+_EXPECTED = (SyncError, StoreError, IdentityError, DataFolderError, OSError, sqlite3.Error, OutboundError)
 _SETTLE_S = 10.0
 
 
@@ -69,20 +68,15 @@ def _served(data_dir: Path) -> bool:
     return owner is not None and owner.doing == "serving"
 
 
-def _api(url: str, token: str | None, data_dir: Path) -> httpx.Client:
+def _api(url: str, token: str | None, data_dir: Path) -> LocalApi:
     if not token:
         raise click.ClickException(f"the node in {data_dir} is being served: the bundle goes through its API; give "
                                    "--token (or EDGENODE_TOKEN) with a system admin's access token, and --url if it "
                                    "is not served on http://127.0.0.1:8065")
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=_API_TIMEOUT)
-
-
-def _api_error(response: httpx.Response) -> click.ClickException:
     try:
-        message = response.json().get("message") or response.text
-    except ValueError:
-        message = response.text
-    return click.ClickException(f"the node refused it ({response.status_code}): {message}")
+        return LocalApi(url, token)
+    except OutboundError as exc:
+        raise _fail(exc) from None
 
 
 @contextmanager
@@ -154,14 +148,12 @@ def export_command(data: str | None, recipient: str | None, everything: bool, fu
     data_dir = _existing(data)
     started = time.monotonic()
     if _served(data_dir):
-        with _api(url, token, data_dir) as client, bundle_file(Path(out)) as file:
-            body = {"for": recipient or "", "all": everything, "full": full, "passphrase": passphrase or ""}
-            with client.stream("POST", "/api/v4/edgenode/bundles/export", json=body) as response:
-                if response.status_code != 200:
-                    response.read()
-                    raise _api_error(response)
-                for chunk in response.iter_bytes():
-                    file.write(chunk)
+        body = {"for": recipient or "", "all": everything, "full": full, "passphrase": passphrase or ""}
+        try:
+            with _api(url, token, data_dir) as api, bundle_file(Path(out)) as file:
+                api.download("/api/v4/edgenode/bundles/export", body, file)
+        except _EXPECTED as exc:
+            raise _fail(exc) from None
         click.echo(f"exported through the served node to {out} ({Path(out).stat().st_size} bytes)")
         return
 
@@ -199,14 +191,11 @@ def import_command(data: str | None, file: str, passphrase: str | None, max_size
     started = time.monotonic()
     if _served(data_dir):
         headers = {"X-Edgenode-Passphrase": passphrase} if passphrase else {}
-        with _api(url, token, data_dir) as client, open(path, "rb") as body:
-            try:
-                response = client.post("/api/v4/edgenode/bundles/import", content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                raise _fail(exc) from None
-        if response.status_code != 200:
-            raise _api_error(response)
-        done = response.json()
+        try:
+            with _api(url, token, data_dir) as api, open(path, "rb") as body:
+                done = api.upload("/api/v4/edgenode/bundles/import", body, headers)
+        except _EXPECTED as exc:
+            raise _fail(exc) from None
         click.echo(f"imported {file} through the served node: {done['applied']} ops applied, "
                    f"{done['duplicates']} already held, {done['blobs']} files")
         return

@@ -13,8 +13,9 @@ CIDR block (`allowed_untrusted_internal_connections`, Mattermost's AllowedUntrus
 Failures are of two kinds only. DestinationRefused is decided before any connection is attempted, so
 it says nothing about ports; Unreachable covers everything else (refused, filtered, reset, timed out,
 bad TLS, DNS failure, too many redirects) and callers show users one message for all of it, so the
-node cannot be used to scan ports. Nothing else in edgenode may make server-side HTTP requests
-(tests/security/test_ssrf_client.py checks the imports).
+node cannot be used to scan ports. Nothing else in edgenode may make HTTP requests
+(tests/security/test_ssrf_client.py checks the imports): `LocalApi`, below, is how a command talks to
+the node it administers, on loopback only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ __all__ = [
     "DestinationRefused",
     "GuardedClient",
     "InternalAllowList",
+    "LocalApi",
+    "LocalApiRefused",
     "OutboundError",
     "Reply",
     "Resolver",
@@ -275,3 +278,65 @@ class GuardedClient:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+class LocalApi:
+    """This machine's own served node, as a command hands it work (a bundle to import or export).
+
+    Not a request on a user's behalf: the operator's command talks to the node it administers, so it
+    goes to loopback only, and streams files both ways (a bundle can be gigabytes). Transport
+    failures raise Unreachable; an answer other than 200 raises LocalApiRefused with the node's message.
+    """
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, transfer_timeout: float = 3600.0):
+        try:
+            url = httpx.URL(base_url)
+            host = url.host
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except (httpx.InvalidURL, ValueError):
+            loopback = False
+        if not loopback or url.scheme != "http":
+            raise DestinationRefused(f"{base_url} is not this machine's node: give its API on loopback, "
+                                     "e.g. http://127.0.0.1:8065")
+        self._client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, trust_env=False,
+                                    follow_redirects=False, timeout=httpx.Timeout(timeout, read=transfer_timeout))
+
+    def __enter__(self) -> LocalApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+    def download(self, path: str, body: Mapping[str, Any], out: Any) -> None:
+        """POST `body` as JSON to `path` and write the answer's bytes to the file `out`, as they come."""
+        try:
+            with self._client.stream("POST", path, json=dict(body)) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise LocalApiRefused(_refusal(response))
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"the node's API at {self._client.base_url}: {exc}") from None
+
+    def upload(self, path: str, file: Any, headers: Mapping[str, str]) -> Any:
+        """POST the file `file` (streamed) to `path`; the answer's JSON."""
+        try:
+            response = self._client.post(path, content=file, headers=dict(headers))
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"the node's API at {self._client.base_url}: {exc}") from None
+        if response.status_code != 200:
+            raise LocalApiRefused(_refusal(response))
+        return response.json()
+
+
+class LocalApiRefused(OutboundError):
+    """The served node answered, and refused (permissions, a bad bundle, ...)."""
+
+
+def _refusal(response: httpx.Response) -> str:
+    try:
+        message = response.json().get("message") or response.text
+    except ValueError:
+        message = response.text
+    return f"the node refused it ({response.status_code}): {message}"

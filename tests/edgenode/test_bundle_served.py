@@ -47,6 +47,9 @@ async def test_an_import_into_a_served_node_goes_through_its_api_and_raises_webs
             assert refused.exit_code == 1 and "(403)" in refused.output, refused.output
             without = await asyncio.to_thread(cli_run, "bundle", "import", "--data", mesh.dir("b"), stick)
             assert without.exit_code == 1 and "is being served" in without.output
+            elsewhere = await asyncio.to_thread(cli_run, "bundle", "import", "--data", mesh.dir("b"), stick,
+                                                "--url", "http://192.0.2.7:8065", "--token", admin)
+            assert elsewhere.exit_code == 1 and "is not this machine's node" in elsewhere.output  # loopback only
 
             with node.services.ctx.events.subscribe(peer_writes=True) as events:
                 result = await asyncio.to_thread(cli_run, "bundle", "import", "--data", mesh.dir("b"), stick,
