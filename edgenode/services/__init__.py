@@ -16,7 +16,7 @@ from .membership import Memberships
 from .outgoing import OutgoingDispatcher, OutgoingHookService
 from .peer_events import PeerEvents
 from .playbook_checklists import ChecklistService
-from .playbook_commands import PLAYBOOK_TRIGGER, KeywordWatcher, PlaybookCommand
+from .playbook_commands import PLAYBOOK_COMMAND, PLAYBOOK_TRIGGER, KeywordWatcher, PlaybookCommand
 from .playbook_notify import PlaybookNotifier
 from .playbook_run_extras import RunExtras
 from .playbook_runs import RunService
@@ -93,6 +93,7 @@ class Services:
         runs = RunService(ctx, members, channels, posts, playbooks, notifier)
         checklists = ChecklistService(ctx, members, runs)
         commands.plugins[PLAYBOOK_TRIGGER] = PlaybookCommand(ctx, playbooks, runs, checklists).run
+        commands.plugin_listing.append(PLAYBOOK_COMMAND)
         peer_events.scope_events["run"] = runs.peer_events
         peer_events.scope_events["playbook"] = playbooks.peer_events
         boards = Boards.build(ctx, members)

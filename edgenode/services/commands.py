@@ -108,6 +108,8 @@ class CommandService:
         self._response_urls: dict[str, _ResponseUrl] = {}
         self.plugins: dict[str, Callable[[CommandCall], Awaitable[CommandResponse]]] = {}
         """Commands of the node's built-in plugins (Playbooks' /playbook), by trigger."""
+        self.plugin_listing: list[dict[str, Any]] = []
+        """How those commands are listed and autocompleted (a Command with its plugin_id)."""
         self._builtins = Builtins(ctx, channels, members, posts, search=lambda: self.search,
                                   sleep=lambda seconds: self.sleep(seconds), spawn=self._spawn)
 
@@ -146,7 +148,7 @@ class CommandService:
             "username": checked_text(body, "username", 64, "model.command.is_valid.username.app_error"),
             "icon_url": checked_text(body, "icon_url", 1024, "model.command.is_valid.icon_url.app_error"),
         }
-        taken = trigger in BUILTIN_COMMANDS or any(
+        taken = trigger in BUILTIN_COMMANDS or trigger in self.plugins or any(
             r["trigger"] == trigger and r["id"] != command_id for r in await self._team_commands(team_id))
         if taken:
             raise BadRequest("This trigger word is already in use. Please choose another word.",
@@ -190,7 +192,7 @@ class CommandService:
             if not admin:
                 raise Forbidden("You do not have the appropriate permissions.")
             return custom
-        builtins = [b.to_json() for _, b in sorted(BUILTIN_COMMANDS.items())]
+        builtins = [b.to_json() for _, b in sorted(BUILTIN_COMMANDS.items())] + self.plugin_listing
         if admin:
             return builtins + custom
         return [_sanitized(c) for c in custom if c["auto_complete"]] + builtins
@@ -200,7 +202,7 @@ class CommandService:
         if not actor.is_system_admin and not await self._members.is_team_member(team_id, actor.user_id):
             raise Forbidden("You do not have the appropriate permissions.")
         custom = [_sanitized(command_json(r)) for r in await self._team_commands(team_id) if r["auto_complete"]]
-        return custom + [b.to_json() for _, b in sorted(BUILTIN_COMMANDS.items())]
+        return custom + [b.to_json() for _, b in sorted(BUILTIN_COMMANDS.items())] + self.plugin_listing
 
     async def update(self, command_id: str, body: Mapping[str, Any], actor: Session) -> dict[str, Any]:
         """PUT semantics as in Mattermost, except that fields left out keep their value."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from edgenode.ids import new_id
 
+from .command_builtins import BuiltinCommand
 from .command_response import EPHEMERAL, CommandCall, CommandResponse
 from .context import Context
 from .errors import ServiceError
@@ -32,13 +33,21 @@ from .playbooks import PlaybookService
 from .playbooks_model import IN_PROGRESS, value
 from .users import Session
 
-__all__ = ["KeywordWatcher", "PlaybookCommand", "PLAYBOOK_TRIGGER"]
+__all__ = ["KeywordWatcher", "PLAYBOOK_COMMAND", "PlaybookCommand", "PLAYBOOK_TRIGGER"]
 
 log = logging.getLogger("edgenode.playbooks")
 
 PLAYBOOK_TRIGGER = "playbook"
 _HELP = ("Available commands: `/playbook run <playbook> [run name]`, `/playbook check <checklist> <item>`, "
          "`/playbook update <message>`, `/playbook finish`, `/playbook owner [@user]`, `/playbook list`.")
+
+
+PLAYBOOK_COMMAND = {
+    **BuiltinCommand(PLAYBOOK_TRIGGER, "Playbooks", "Playbooks: run, check, update, finish, owner, list",
+                     "[run|check|update|finish|owner|list]").to_json(),
+    "plugin_id": "playbooks",
+}
+"""/playbook as the commands list and autocomplete show it."""
 
 
 def _reply(text: str) -> CommandResponse:

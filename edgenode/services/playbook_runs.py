@@ -94,8 +94,9 @@ class RunService:
         self._posts = posts
         self._playbooks = playbooks
         self.rng = random.Random()
-        # run id -> (its JSON, public playbook): read by every GET and event, dropped by any run commit
+        # run id -> its row and participants: read by every route; item edits leave it
         self._rows: ReadCache[str, sqlite3.Row | None] = shared_cache(ctx.store, "run_rows", {"run", "run.participants"})
+        # run id -> (its JSON, public playbook): read by every GET and event, dropped by any run commit
         self._runs_json: ReadCache[str, tuple[dict[str, Any], bool]] = shared_cache(ctx.store, "run_json", _RUN_KINDS)
 
     # -- reading ---------------------------------------------------------------------------

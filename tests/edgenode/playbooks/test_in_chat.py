@@ -108,3 +108,12 @@ async def test_the_incident_flow_end_to_end(api, team) -> None:  # type: ignore[
     assert {p["type"] for p in posts.values()} >= {"custom_run_start", "custom_run_update", "custom_run_finished",
                                                     "custom_retro"}
     assert len(await _runs(api, team, team.alice_token)) == 1  # the run's own posts start nothing more
+
+
+async def test_playbook_is_autocompleted_and_its_trigger_is_taken(api, team) -> None:  # type: ignore[no-untyped-def]
+    listed = (await api.call("GET", f"/api/v4/teams/{team.id}/commands/autocomplete", team.alice_token)).json()
+    (entry,) = [c for c in listed if c["trigger"] == "playbook"]
+    assert (entry["plugin_id"], entry["auto_complete"], entry["token"]) == ("playbooks", True, "")
+    taken = await api.call("POST", "/api/v4/commands", api.admin_token, json={
+        "team_id": team.id, "trigger": "playbook", "url": "http://example.com/cmd", "method": "P"})
+    assert (taken.status_code, taken.json()["id"]) == (400, "api.command.duplicate_trigger.app_error")
