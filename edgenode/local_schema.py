@@ -227,6 +227,16 @@ def _local_0009_playbooks(conn: sqlite3.Connection, schema: Schema) -> None:
     conn.execute("CREATE TABLE playbook_reminders (run_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL)")
 
 
+def scrub_backup(conn: sqlite3.Connection) -> None:
+    """A backup made before an upgrade holds no usable credential either (see local_0006): the session
+    and access tokens an older version kept in the clear are left out of it. Restored into that
+    version, its users sign in again and bots get new access tokens."""
+    for table in ("sessions", "access_tokens"):
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "token" in columns:  # the clear column; local_0006 renamed it to token_hash and hashed it
+            conn.execute(f"DELETE FROM {table}")
+
+
 LOCAL_MIGRATIONS = [
     ("local_0001_sessions_tokens_audit", _local_0001_sessions_tokens_audit),
     ("local_0002_post_search", _local_0002_post_search),

@@ -12,6 +12,7 @@ from typing import Any
 
 from edgenode.config import STORE_FILE
 from edgenode.identity import load_or_create_identity, node_display_id
+from edgenode import local_schema
 from edgenode.local_schema import LOCAL_MIGRATIONS
 from edgenode.mesh import load_mesh
 from edgenode.outbound import GuardedClient, InternalAllowList
@@ -44,7 +45,8 @@ async def open_node(data_dir: Path, settings: NodeSettings | None = None) -> Asy
     settings = settings if settings is not None else load_settings(data_dir)
     signer = load_or_create_identity(data_dir)
     secure_data_dir(data_dir, STORE_FILE)  # before SQLite opens the store: its -wal and -shm take the db's mode
-    async with Store(data_dir / STORE_FILE, SCHEMA, signer, migrations=LOCAL_MIGRATIONS) as store:
+    async with Store(data_dir / STORE_FILE, SCHEMA, signer, migrations=LOCAL_MIGRATIONS,
+                     backup_scrub=local_schema.scrub_backup) as store:
         enrolment = load_mesh(data_dir)
         outbound = GuardedClient(InternalAllowList.parse(settings.allowed_untrusted_internal_connections))
         context = Context(store, data_dir, first_user_becomes_admin=enrolment is None or enrolment.is_authority,

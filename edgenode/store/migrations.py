@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import StoreVersionError
 from .schema import Schema
 
-__all__ = ["BACKUPS_DIR", "BATCH_TRIGGERS_TABLES", "MIGRATIONS", "Migration", "backup_before_migrating", "migrate",
+__all__ = ["BACKUPS_DIR", "BATCH_TRIGGERS_TABLES", "BackupScrub", "MIGRATIONS", "Migration", "backup_before_migrating", "migrate",
            "pending_migrations"]
 
 Migration = Callable[[sqlite3.Connection, Schema], None]
@@ -127,8 +127,14 @@ def pending_migrations(conn: sqlite3.Connection, extra: Sequence[tuple[str, Migr
     return [name for name, _ in everything if name not in applied]
 
 
+BackupScrub = Callable[[sqlite3.Connection], None]
+"""Run on a backup copy before it is kept: removes what no copy may hold (credentials kept in the
+clear by an older version; the node's local schema knows which)."""
+
+
 def backup_before_migrating(conn: sqlite3.Connection, path: Path, extra: Sequence[tuple[str, Migration]] = (),
-                            now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> Path | None:
+                            now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+                            scrub: BackupScrub | None = None) -> Path | None:
     """Copy the database at `path` (open as `conn`) to <its folder>/backups/ if it holds migrated data and
     migrations are pending; returns the copy, or None (a new database, or nothing to apply).
 
@@ -147,10 +153,13 @@ def backup_before_migrating(conn: sqlite3.Connection, path: Path, extra: Sequenc
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-    copy = sqlite3.connect(str(partial))
+    copy = sqlite3.connect(str(partial), isolation_level=None)  # autocommit: the scrub is kept, VACUUM may run
     try:
         conn.backup(copy)
         copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file: reading it leaves no -wal beside it
+        if scrub is not None:
+            scrub(copy)
+            copy.execute("VACUUM")  # what the scrub deleted must not linger in free pages of the copy
     finally:
         copy.close()
     os.replace(partial, target)

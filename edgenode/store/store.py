@@ -20,7 +20,7 @@ from sync import FeedHead, FeedId, ForkError, SignedOp, Signer, decode_segment, 
 
 from .errors import RetractError, StoreClosedError
 from .materialize import digest_queries
-from .migrations import Migration
+from .migrations import BackupScrub, Migration
 from .oplog import checkpoint_at_or_before, ops_from_rows
 from .retract import RetractResult
 from .schema import Schema
@@ -54,11 +54,12 @@ class Store:
         max_drift_ms: int = MAX_DRIFT_MS,
         readers: int = 2,
         migrations: Sequence[tuple[str, Migration]] = (),
+        backup_scrub: BackupScrub | None = None,
     ):
         self.path = Path(path)
         self.schema = schema
         self.signer = signer
-        self._writer = Writer(self.path, schema, signer, now_ms, max_drift_ms, migrations)
+        self._writer = Writer(self.path, schema, signer, now_ms, max_drift_ms, migrations, backup_scrub)
         self._reader_count = readers
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self._all_readers: list[aiosqlite.Connection] = []

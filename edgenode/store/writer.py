@@ -25,7 +25,7 @@ from sync import (
 from .decode import BodyDecoder
 from .errors import MissingDependencyError, SchemaViolation, StoreClosedError
 from .materialize import Columns, Materializer, OpState, validate
-from .migrations import Migration, backup_before_migrating, migrate
+from .migrations import BackupScrub, Migration, backup_before_migrating, migrate
 from .oplog import PREV_CHECKPOINT, stored_prev
 from .retract import RetractResult, retract_feeds
 from .schema import Schema
@@ -74,9 +74,10 @@ class Writer:
     """Owns the read-write connection; every change to the database goes through here."""
 
     def __init__(self, path: Path, schema: Schema, signer: Signer, now_ms: Callable[[], int], max_drift_ms: int,
-                 migrations: Sequence[tuple[str, Migration]] = ()):
+                 migrations: Sequence[tuple[str, Migration]] = (), backup_scrub: BackupScrub | None = None):
         self._path = path
         self._migrations = migrations
+        self._backup_scrub = backup_scrub
         self._schema = schema
         self._decoder = BodyDecoder(schema)
         self._signer = signer
@@ -106,7 +107,7 @@ class Writer:
     def _open(self) -> list[str]:
         conn = connect(self._path)
         try:
-            backup_before_migrating(conn, self._path, self._migrations)  # an upgrade can be undone from it
+            backup_before_migrating(conn, self._path, self._migrations, scrub=self._backup_scrub)  # to undo an upgrade
             conn.execute("BEGIN IMMEDIATE")
             applied = migrate(conn, self._schema, self._migrations)
             conn.execute("COMMIT")
