@@ -209,12 +209,14 @@ def _local_0011_known_frontiers(conn: sqlite3.Connection, schema: Schema) -> Non
 
 
 _PLAYBOOK_KINDS = ("playbook", "run", "checklist", "checklist_item", "timeline_event")
+_BOARD_KINDS = ("board", "card", "card_value", "view", "block")
 
 
-def _local_0009_playbooks(conn: sqlite3.Connection, schema: Schema) -> None:
-    # The playbook tables were declared (and created, empty) before their model settled: give a
-    # database made then the columns the model has now; tables new since are created after migrations.
-    for kind in _PLAYBOOK_KINDS:
+def _add_missing_columns(conn: sqlite3.Connection, schema: Schema, kinds: tuple[str, ...]) -> None:
+    """Give tables made before their entity's model settled the columns the model has now (columns
+    it no longer has stay, unused: SQLite rows are written by column name). Tables new since are
+    created after migrations, with the schema's own DDL."""
+    for kind in kinds:
         table = schema.entities[kind]
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({table.table})")}
         if not have:
@@ -223,8 +225,18 @@ def _local_0009_playbooks(conn: sqlite3.Connection, schema: Schema) -> None:
             if column.name not in have:
                 affinity = {"JSON": "TEXT", "BOOL": "INTEGER"}.get(column.type, column.type)
                 conn.execute(f"ALTER TABLE {table.table} ADD COLUMN {column.name} {affinity}")
+
+
+def _local_0009_playbooks(conn: sqlite3.Connection, schema: Schema) -> None:
+    # The playbook tables were declared (and created, empty) before their model settled.
+    _add_missing_columns(conn, schema, _PLAYBOOK_KINDS)
     # The due time of the last status-update reminder this node posted for each run (services/playbook_notify.py).
     conn.execute("CREATE TABLE playbook_reminders (run_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL)")
+
+
+def _local_0010_boards(conn: sqlite3.Connection, schema: Schema) -> None:
+    # The board tables were declared (and created, empty) before their model settled, as the playbook ones.
+    _add_missing_columns(conn, schema, _BOARD_KINDS)
 
 
 def scrub_backup(conn: sqlite3.Connection) -> None:
@@ -246,5 +258,6 @@ LOCAL_MIGRATIONS = [
     ("local_0006_login_security", _local_0006_login_security),
     ("local_0007_post_index_batches", _local_0007_post_index_batches),
     ("local_0009_playbooks", _local_0009_playbooks),
+    ("local_0010_boards", _local_0010_boards),
     ("local_0011_known_frontiers", _local_0011_known_frontiers),
 ]
