@@ -134,6 +134,11 @@ class Writer:
 
     def _close(self) -> None:
         if self._conn is not None:
+            # TRUNCATE, not just the checkpoint SQLite runs at the last close: a WAL file is reused from
+            # its start, so frames of older transactions (the clear tokens local_0006 hashed, a
+            # retracted node's ops) stay in its tail until it is cut; and if any other connection to
+            # the file outlives this one, the file is not deleted at close.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
             self._conn = None
 
