@@ -3,6 +3,15 @@ import { html } from "../html.js";
 import { state, update, channelName, unread, sidebarOrder } from "../store.js";
 import { t } from "../i18n.js";
 import { openChannel, openTeam, guarded } from "../actions.js";
+import { openRuns } from "../playbooks.js";
+import { openBoards } from "../boards.js";
+
+function ToolLink({ views, icon, label, open }) {
+  const current = views.includes(state.view);
+  return html`<li><a href="#" class=${`channel${current ? " current" : ""}`} aria-current=${current ? "page" : undefined}
+    onClick=${(e) => { e.preventDefault(); guarded(open); }}><span class="icon" aria-hidden="true">${icon}</span>
+    <span class="name">${label}</span></a></li>`;
+}
 
 function ChannelLink({ channel }) {
   const { count, mentions } = unread(channel.id);
@@ -32,6 +41,9 @@ export function Sidebar() {
           onChange=${(e) => guarded(() => openTeam(e.target.value))}>
           ${state.teams.map((x) => html`<option value=${x.id}>${x.display_name}</option>`)}</select></label>`
       : html`<p class="team-name">${team && team.display_name}</p>`}
+    <ul class="tools">
+      <${ToolLink} views=${["runs", "run"]} icon="✔" label=${t("runs.title")} open=${openRuns} />
+      <${ToolLink} views=${["boards", "board"]} icon="▦" label=${t("boards.title")} open=${openBoards} /></ul>
     <${Section} title=${t("sidebar.channels")} channels=${all.filter((c) => c.type === "O" || c.type === "P")}
       action=${html`<span class="actions">
         <button class="icon" aria-label=${t("channel.browse")} title=${t("channel.browse")} onClick=${() => open({ kind: "browse" })}>☰</button>
