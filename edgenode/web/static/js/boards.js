@@ -142,6 +142,7 @@ export async function addContent(cardId, type, title, fields = {}) {
 }
 
 export async function setChecked(block, checked) {
+  update((s) => { s.fb.blocks[block.id] = { ...block, fields: { ...block.fields, value: checked } }; });  // as clicked, at once
   await fb("PATCH", `/boards/${state.fb.board.id}/blocks/${block.id}`, { updatedFields: { value: checked } });
   await reloadBoard(state.fb.board.id);
 }

@@ -54,13 +54,15 @@ export async function openRun(runId) {
 async function reloadRun(runId) {
   const [run, updates] = await Promise.all([pb("GET", `/runs/${runId}`), pb("GET", `/runs/${runId}/status-updates`)]);
   await loadUsers([run.owner_user_id, ...run.participant_ids,
-    ...run.checklists.flatMap((c) => c.items.map((i) => i.assignee_id))]);
+    ...run.checklists.flatMap((c) => c.items.map((i) => i.assignee_id)),
+    ...run.timeline_events.flatMap((e) => [e.subject_user_id, e.creator_user_id])]);
   if (state.view === "run") update((s) => { s.pb.run = run; s.pb.updates = updates; });
 }
 
 const item = (runId, i, j) => `/runs/${runId}/checklists/${i}/item/${j}`;
 
 export async function setItemState(runId, i, j, newState) {
+  update((s) => { s.pb.run.checklists[i].items[j] = { ...s.pb.run.checklists[i].items[j], state: newState }; });  // as clicked
   await pb("PUT", `${item(runId, i, j)}/state`, { new_state: newState });
   await reloadRun(runId);
 }

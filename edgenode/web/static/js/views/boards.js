@@ -31,6 +31,11 @@ export function Boards() {
 
 let dragged = null;
 
+function clearDropMarks() {
+  // dragleave does not always follow a drop on a child: the marks go with the drag, whatever ended it
+  for (const el of document.querySelectorAll(".drop-here")) el.classList.remove("drop-here");
+}
+
 function focusCard(id) {
   // after the move re-renders the columns, the moved card keeps the keyboard focus
   setTimeout(() => { const el = document.getElementById(`card-${id}`); if (el) el.focus(); }, 0);
@@ -65,7 +70,7 @@ function Kanban({ view }) {
   const drop = (e, k, beforeId) => {
     e.preventDefault();
     e.stopPropagation();
-    e.currentTarget.classList.remove("drop-here");
+    clearDropMarks();
     const card = state.fb.blocks[dragged || e.dataTransfer.getData("text/plain")];
     dragged = null;
     if (card && card.id !== beforeId) guarded(() => move(card, k, beforeId));
@@ -85,6 +90,7 @@ function Kanban({ view }) {
           }}>
         <button id=${`card-${card.id}`} class="card" draggable="true" aria-describedby="kanban-help"
           onDragStart=${(e) => { dragged = card.id; e.dataTransfer.setData("text/plain", card.id); e.dataTransfer.effectAllowed = "move"; }}
+          onDragEnd=${() => { dragged = null; clearDropMarks(); }}
           onKeyDown=${(e) => onKey(e, card, k, j)} onClick=${() => openCard(card.id)}>
           <span class="card-title">${card.fields.icon ? `${card.fields.icon} ` : ""}${card.title || t("boards.untitled")}</span>
           ${state.fb.board.cardProperties.filter((p) => p.id !== group.id && card.fields.properties[p.id]).slice(0, 3)

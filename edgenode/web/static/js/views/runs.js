@@ -14,6 +14,13 @@ import { ChannelView } from "./channel.js";
 const day = (ms) => (ms ? new Date(ms).toISOString().slice(0, 10) : "");
 const when = (ms) => new Date(ms).toLocaleString(state.lang);
 
+function eventText(event) {
+  // the plugin's summaries name users by id: show their names
+  let text = event.summary || event.event_type;
+  for (const id of [event.subject_user_id, event.creator_user_id]) if (id) text = text.split(id).join(`@${displayName(id)}`);
+  return text;
+}
+
 function NewPlaybook() {
   const [title, setTitle] = useState("");
   const [items, setItems] = useState("");
@@ -130,13 +137,12 @@ export function RunView() {
       <header class="run-header"><h1 id="run-title">${run.name}</h1>
         <span class="pill">${finished ? t("runs.finished") : t("runs.in_progress")}</span>
         ${!finished && html`<button onClick=${() => guarded(() => finishRun(run.id))}>${t("runs.finish")}</button>`}</header>
-      <p class="hint">${t("runs.owner", { name: displayName(run.owner_user_id) })} ·
-        <span role="status">${t("runs.progress", { done: run.task_completed, total: run.task_total })}</span></p>
+      <p class="hint">${t("runs.owner", { name: displayName(run.owner_user_id) })}${" · "}<span role="status">${t("runs.progress", { done: run.task_completed, total: run.task_total })}</span></p>
       <h2>${t("runs.checklists")}</h2>
       ${run.checklists.map((list, i) => html`<${Checklist} key=${list.id} run=${run} i=${i} list=${list} people=${people} finished=${finished} />`)}
       <${StatusUpdates} run=${run} finished=${finished} />
       <section aria-labelledby="timeline-title"><h2 id="timeline-title">${t("runs.timeline")}</h2>
-        <ol class="timeline">${events.map((e) => html`<li key=${e.id}><time>${when(e.event_at)}</time> ${e.summary || e.event_type}</li>`)}</ol></section>
+        <ol class="timeline">${events.map((e) => html`<li key=${e.id}><time>${when(e.event_at)}</time> ${eventText(e)}</li>`)}</ol></section>
       <${Retrospective} run=${run} />
     </section>
     ${state.channels[run.channel_id] && state.channelId === run.channel_id
