@@ -1,7 +1,7 @@
 // Boards: the team's boards (a new one from a built-in template), and a board through its views: the
 // kanban (columns of the grouping select property; cards moved by drag and drop or by keyboard, each
 // move announced) and the table. A card opens in a dialog (views/card.js).
-import { useState } from "../../vendor/preact-hooks.js";
+import { useEffect, useState } from "../../vendor/preact-hooks.js";
 import { html } from "../html.js";
 import { state, update } from "../store.js";
 import { t } from "../i18n.js";
@@ -41,7 +41,15 @@ function focusCard(id) {
   setTimeout(() => { const el = document.getElementById(`card-${id}`); if (el) el.focus(); }, 0);
 }
 
+const FIRST = 40; // cards per column in the first paint: more than a 1366x768 window shows; the rest follow
+
 function Kanban({ view }) {
+  const [limit, setLimit] = useState(FIRST);
+  useEffect(() => {
+    // a board of thousands of cards paints its first screen at once, and builds the rest a frame later
+    const timer = setTimeout(() => requestAnimationFrame(() => setLimit(Infinity)), 0);
+    return () => clearTimeout(timer);
+  }, []);
   const group = groupProperty(view);
   if (!group) return html`<p class="hint">${t("boards.no_group")}</p>`;
   const cards = cardsInOrder(view);
@@ -82,7 +90,7 @@ function Kanban({ view }) {
     ${shown.map(({ option, cards: list }, k) => html`<section key=${option.id || "none"} class="column"
         aria-labelledby=${`col-${k}`} onDragOver=${over} onDragLeave=${leave} onDrop=${(e) => drop(e, k, null)}>
       <h2 id=${`col-${k}`}><span class=${`tag ${option.color || ""}`}>${option.value}</span> <span class="count">${list.length}</span></h2>
-      <ul>${list.map((card, j) => html`<li key=${card.id} onDragOver=${over} onDragLeave=${leave}
+      <ul>${list.slice(0, limit).map((card, j) => html`<li key=${card.id} onDragOver=${over} onDragLeave=${leave}
           onDrop=${(e) => {
             const box = e.currentTarget.getBoundingClientRect();
             const after = e.clientY > box.top + box.height / 2;
@@ -139,7 +147,7 @@ export function BoardView() {
       <${NewCard} view=${view} />
     </header>
     <p class="sr-only" role="status" aria-live="assertive">${state.fb.said}</p>
-    ${view.fields.viewType === "board" ? html`<${Kanban} view=${view} />` : html`<${Table} view=${view} />`}
+    ${view.fields.viewType === "board" ? html`<${Kanban} key=${`${board.id}:${view.id}`} view=${view} />` : html`<${Table} view=${view} />`}
     ${state.fb.cardId && state.fb.blocks[state.fb.cardId] && html`<${CardDialog} card=${state.fb.blocks[state.fb.cardId]} />`}
   </section>`;
 }
