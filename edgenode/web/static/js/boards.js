@@ -142,9 +142,14 @@ export async function addContent(cardId, type, title, fields = {}) {
 }
 
 export async function setChecked(block, checked) {
-  update((s) => { s.fb.blocks[block.id] = { ...block, fields: { ...block.fields, value: checked } }; });  // as clicked, at once
-  await fb("PATCH", `/boards/${state.fb.board.id}/blocks/${block.id}`, { updatedFields: { value: checked } });
-  await reloadBoard(state.fb.board.id);
+  generation += 1;  // as clicked, at once; a reload already under way would undo it on screen
+  update((s) => { s.fb.blocks[block.id] = { ...block, fields: { ...block.fields, value: checked } }; });
+  try {
+    await fb("PATCH", `/boards/${state.fb.board.id}/blocks/${block.id}`, { updatedFields: { value: checked } });
+  } finally {
+    generation += 1;
+    await reloadBoard(state.fb.board.id);  // the node's word, refused or not
+  }
 }
 
 export function openCard(cardId) {

@@ -51,20 +51,28 @@ export async function openRun(runId) {
   }
 }
 
+let generation = 0;  // counts checks shown before the node answered: a reload begun before one is dropped
+
 async function reloadRun(runId) {
+  const started = generation;
   const [run, updates] = await Promise.all([pb("GET", `/runs/${runId}`), pb("GET", `/runs/${runId}/status-updates`)]);
   await loadUsers([run.owner_user_id, ...run.participant_ids,
     ...run.checklists.flatMap((c) => c.items.map((i) => i.assignee_id)),
     ...run.timeline_events.flatMap((e) => [e.subject_user_id, e.creator_user_id])]);
-  if (state.view === "run") update((s) => { s.pb.run = run; s.pb.updates = updates; });
+  if (state.view === "run" && started === generation) update((s) => { s.pb.run = run; s.pb.updates = updates; });
 }
 
 const item = (runId, i, j) => `/runs/${runId}/checklists/${i}/item/${j}`;
 
 export async function setItemState(runId, i, j, newState) {
-  update((s) => { s.pb.run.checklists[i].items[j] = { ...s.pb.run.checklists[i].items[j], state: newState }; });  // as clicked
-  await pb("PUT", `${item(runId, i, j)}/state`, { new_state: newState });
-  await reloadRun(runId);
+  generation += 1;  // as clicked, at once
+  update((s) => { s.pb.run.checklists[i].items[j] = { ...s.pb.run.checklists[i].items[j], state: newState }; });
+  try {
+    await pb("PUT", `${item(runId, i, j)}/state`, { new_state: newState });
+  } finally {
+    generation += 1;
+    await reloadRun(runId);  // the node's word, refused or not
+  }
 }
 
 export async function skipItem(runId, i, j, skipped) {

@@ -1,7 +1,7 @@
 // Boards: the team's boards (a new one from a built-in template), and a board through its views: the
 // kanban (columns of the grouping select property; cards moved by drag and drop or by keyboard, each
 // move announced) and the table. A card opens in a dialog (views/card.js).
-import { useEffect, useState } from "../../vendor/preact-hooks.js";
+import { useEffect, useLayoutEffect, useState } from "../../vendor/preact-hooks.js";
 import { html } from "../html.js";
 import { state, update } from "../store.js";
 import { t } from "../i18n.js";
@@ -36,10 +36,7 @@ function clearDropMarks() {
   for (const el of document.querySelectorAll(".drop-here")) el.classList.remove("drop-here");
 }
 
-function focusCard(id) {
-  // after the move re-renders the columns, the moved card keeps the keyboard focus
-  setTimeout(() => { const el = document.getElementById(`card-${id}`); if (el) el.focus(); }, 0);
-}
+let focusAfterRender = null;  // the card a keyboard move took to another column (a new element there)
 
 const FIRST = 40; // cards per column in the first paint: more than a 1366x768 window shows; the rest follow
 
@@ -50,6 +47,11 @@ function Kanban({ view }) {
     const timer = setTimeout(() => requestAnimationFrame(() => setLimit(Infinity)), 0);
     return () => clearTimeout(timer);
   }, []);
+  useLayoutEffect(() => {
+    // in the same commit as the move's render and announcement: the moved card keeps the keyboard focus
+    const el = focusAfterRender && document.getElementById(`card-${focusAfterRender}`);
+    if (el) { focusAfterRender = null; el.focus(); }
+  });
   const group = groupProperty(view);
   if (!group) return html`<p class="hint">${t("boards.no_group")}</p>`;
   const cards = cardsInOrder(view);
@@ -58,22 +60,22 @@ function Kanban({ view }) {
   const byColumn = columns.map((o) => cards.filter((c) => valueOf(c) === o.id));
   const shown = columns.map((o, k) => ({ option: o, cards: byColumn[k] })).filter((c) => c.option.id || c.cards.length);
 
-  const move = async (card, k, before) => {
+  const move = async (card, k, before, keyboard) => {
+    if (keyboard) focusAfterRender = card.id;
     const written = moveCard(card.id, shown[k].option.id, before);
     const column = cardsInOrder(currentView()).filter((c) => valueOf(c) === shown[k].option.id);
     announce(t("boards.moved", { card: card.title, column: shown[k].option.value,
       position: column.findIndex((c) => c.id === card.id) + 1, total: column.length }));
-    focusCard(card.id);
     await written;
   };
   const onKey = (e, card, k, j) => {
     if (!(e.ctrlKey || e.metaKey) || !e.key.startsWith("Arrow")) return;
     e.preventDefault();
     const list = shown[k].cards;
-    if (e.key === "ArrowLeft" && k > 0) guarded(() => move(card, k - 1, null));
-    else if (e.key === "ArrowRight" && k < shown.length - 1) guarded(() => move(card, k + 1, null));
-    else if (e.key === "ArrowUp" && j > 0) guarded(() => move(card, k, list[j - 1].id));
-    else if (e.key === "ArrowDown" && j < list.length - 1) guarded(() => move(card, k, list[j + 2] ? list[j + 2].id : null));
+    if (e.key === "ArrowLeft" && k > 0) guarded(() => move(card, k - 1, null, true));
+    else if (e.key === "ArrowRight" && k < shown.length - 1) guarded(() => move(card, k + 1, null, true));
+    else if (e.key === "ArrowUp" && j > 0) guarded(() => move(card, k, list[j - 1].id, true));
+    else if (e.key === "ArrowDown" && j < list.length - 1) guarded(() => move(card, k, list[j + 2] ? list[j + 2].id : null, true));
   };
   const drop = (e, k, beforeId) => {
     e.preventDefault();

@@ -24,6 +24,16 @@ export function propertyText(property, value) {
   }
 }
 
+function TextField({ id, type, value, onSave }) {
+  // what is being typed stays: a live reload of the card (another field saved, a peer's edit) only
+  // replaces the text of a field that does not have the focus
+  const [text, setText] = useState(value);
+  const input = useRef(null);
+  useEffect(() => { if (document.activeElement !== input.current) setText(value); }, [value]);
+  return html`<input id=${id} type=${type} ref=${input} value=${text} onInput=${(e) => setText(e.target.value)}
+    onChange=${(e) => { if (e.target.value !== value) onSave(e.target.value); }} />`;
+}
+
 function Property({ card, property }) {
   const value = card.fields.properties[property.id];
   const id = `prop-${property.id}`;
@@ -58,8 +68,8 @@ function Property({ card, property }) {
         : new Date(property.type === "createdTime" ? card.createAt : card.updateAt).toLocaleString(state.lang)}</span>`;
       break;
     default:
-      input = html`<input id=${id} type=${property.type === "number" ? "number" : property.type === "email" ? "email" : "text"}
-        value=${Array.isArray(value) ? value.join(", ") : value || ""} onChange=${(e) => save(e.target.value)} />`;
+      input = html`<${TextField} id=${id} type=${property.type === "number" ? "number" : property.type === "email" ? "email" : "text"}
+        value=${Array.isArray(value) ? value.join(", ") : value || ""} onSave=${save} />`;
   }
   return html`<div class="prop"><label for=${id}>${property.name}</label>${input}</div>`;
 }

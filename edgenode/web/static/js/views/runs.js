@@ -18,7 +18,9 @@ function eventText(event) {
   // the plugin's summaries name users by id: show their names
   let text = event.summary || event.event_type;
   for (const id of [event.subject_user_id, event.creator_user_id]) if (id) text = text.split(id).join(`@${displayName(id)}`);
-  return text;
+  // and most leave out who did it
+  const by = event.creator_user_id && `@${displayName(event.creator_user_id)}`;
+  return by && !text.includes(by) ? `${by} ${text}` : text;
 }
 
 function NewPlaybook() {
@@ -115,7 +117,8 @@ function StatusUpdates({ run, finished }) {
 
 function Retrospective({ run }) {
   const [text, setText] = useState(run.retrospective);
-  useEffect(() => setText(run.retrospective), [run.id, run.retrospective]);
+  // a peer's edit replaces the text unless you are writing in it
+  useEffect(() => { if (document.activeElement?.id !== "retro-text") setText(run.retrospective); }, [run.id, run.retrospective]);
   if (!run.retrospective_enabled) return null;
   const published = run.retrospective_published_at > 0;
   return html`<section aria-labelledby="retro-title"><h2 id="retro-title">${t("runs.retrospective")}</h2>
