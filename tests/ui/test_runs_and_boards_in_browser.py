@@ -286,6 +286,41 @@ def test_the_table_view_lists_every_card_with_its_properties(page: Any) -> None:
     no_serious_violations(page, "table")
 
 
+def test_a_viewer_sees_the_board_but_a_move_is_refused_and_put_back_and_a_private_run_stays_hidden(
+        page: Any, node: ServerProcess, api: httpx.Client, team_id: str, board: str) -> None:
+    carol = api.post("/api/v4/users", json={"username": "carol", "email": "carol@example.com", "password": "carol-password-1"})
+    assert carol.status_code == 201, carol.text
+    carol_id = carol.json()["id"]
+    joined = api.post(f"/api/v4/teams/{team_id}/members", json={"team_id": team_id, "user_id": carol_id})
+    assert joined.status_code == 201, joined.text
+    member = api.post(f"{FB}/boards/{board}/members", json={"boardId": board, "userId": carol_id, "schemeViewer": True})
+    assert member.status_code == 200, member.text
+    before = board_cards(api, board)["Review with the team"]["fields"]["properties"]["status"]
+    context = page.context.browser.new_context(viewport={"width": 1366, "height": 768}, base_url=node.base_url)
+    try:
+        other = context.new_page()
+        other.set_default_timeout(15000)
+        other.goto("/")
+        other.get_by_label("Username or email").fill("carol")
+        other.get_by_label("Password").fill("carol-password-1")
+        other.get_by_role("button", name="Log in").click()
+        other.get_by_role("heading", name="#Town Square").wait_for()
+        other.get_by_role("link", name="Playbook runs").click()
+        other.get_by_text("You take part in no run.").wait_for()  # the admin's run is private to its participants
+        assert other.get_by_role("link", name="Night shift 6 Dec").count() == 0
+        other.get_by_role("link", name="Boards", exact=True).click()
+        other.get_by_role("link", name="Project tasks").click()
+        card = other.get_by_role("button", name="Review with the team")
+        card.focus()
+        other.keyboard.press("Control+ArrowLeft")
+        other.get_by_role("alert").filter(has_text="denied").wait_for()
+        expect(other.locator(".kanban .column").filter(has=card).get_by_role("heading")).to_contain_text(
+            "In Progress")  # put back where the node keeps it
+    finally:
+        context.close()
+    assert board_cards(api, board)["Review with the team"]["fields"]["properties"]["status"] == before
+
+
 def test_the_screens_fit_a_phone_width_window(page: Any) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     try:
