@@ -29,8 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 sys.path.append(str(REPO / "tests"))
 
-from support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from support.browser import CHROMIUM, CHROMIUM_ARGS, log_in  # noqa: E402
 from support.server_process import ADMIN_PASSWORD, edgenode_server  # noqa: E402
+
+from bench_ui import p95  # noqa: E402  (bench/ is the script's folder)
 
 FB = "/plugins/focalboard/api/v2"
 TEMPLATE = "btemplateprojecttasks00000000"
@@ -97,10 +99,6 @@ def open_times(page: Any, cards: int, rounds: int) -> tuple[list[tuple[float, fl
     return big[1:], small[1:]
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[18]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", type=int, default=1000)
@@ -123,11 +121,7 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_context(base_url=server.base_url, viewport={"width": 1366, "height": 768}).new_page()
             page.set_default_timeout(60000)
-            page.goto("/")
-            page.get_by_label("Username or email").fill("admin")
-            page.get_by_label("Password").fill(ADMIN_PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.locator("#channel-title").wait_for()
+            log_in(page, "admin", ADMIN_PASSWORD)
             big, small = open_times(page, args.cards, args.rounds)
             for k, what in ((0, "first screen painted"), (1, "every card built")):
                 b, s = [x[k] for x in big], [x[k] for x in small]

@@ -15,7 +15,7 @@ import time
 
 import httpx
 import pytest
-from support.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations, require_chromium, shot
+from support.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations, log_in, require_chromium, shot
 from support.server_process import ADMIN_PASSWORD, ServerProcess, edgenode_server
 
 pytestmark = pytest.mark.slow
@@ -59,11 +59,7 @@ def page(node: ServerProcess) -> Iterator[Any]:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.errors = errors
-        page.goto("/")
-        page.get_by_label("Username or email").fill("admin")
-        page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_role("heading", name="#Town Square").wait_for()
+        log_in(page, "admin", ADMIN_PASSWORD)
         yield page
         browser.close()
 
@@ -300,11 +296,7 @@ def test_a_viewer_sees_the_board_but_a_move_is_refused_and_put_back_and_a_privat
     try:
         other = context.new_page()
         other.set_default_timeout(15000)
-        other.goto("/")
-        other.get_by_label("Username or email").fill("carol")
-        other.get_by_label("Password").fill("carol-password-1")
-        other.get_by_role("button", name="Log in").click()
-        other.get_by_role("heading", name="#Town Square").wait_for()
+        log_in(other, "carol", "carol-password-1")
         other.get_by_role("link", name="Playbook runs").click()
         other.get_by_text("You take part in no run.").wait_for()  # the admin's run is private to its participants
         assert other.get_by_role("link", name="Night shift 6 Dec").count() == 0
