@@ -192,6 +192,7 @@ export default {
   "sidebar.label": "Channels and direct messages",
   "sidebar.mentions": "{count} mentions",
   "sidebar.team": "Team",
+  "sidebar.tools": "Playbooks and boards",
   "sidebar.unread": "unread",
   "status.alone": "no peer connected",
   "status.offline": "Offline: reconnecting to the node",

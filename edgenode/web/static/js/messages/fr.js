@@ -192,6 +192,7 @@ export default {
   "sidebar.label": "Canaux et messages directs",
   "sidebar.mentions": "{count} mentions",
   "sidebar.team": "Équipe",
+  "sidebar.tools": "Playbooks et tableaux",
   "sidebar.unread": "non lu",
   "status.alone": "aucun pair connecté",
   "status.offline": "Hors ligne : reconnexion au nœud",

@@ -35,15 +35,16 @@ export function Sidebar() {
   const all = sidebarOrder();
   const open = (dialog) => update((s) => { s.dialog = dialog; });
   const team = state.teams.find((x) => x.id === state.teamId);
-  return html`<nav class="sidebar" aria-label=${t("sidebar.label")}>
+  return html`<div class="sidebar">
     ${state.teams.length > 1
       ? html`<label class="team-pick">${t("sidebar.team")}<select value=${state.teamId}
           onChange=${(e) => guarded(() => openTeam(e.target.value))}>
           ${state.teams.map((x) => html`<option value=${x.id}>${x.display_name}</option>`)}</select></label>`
       : html`<p class="team-name">${team && team.display_name}</p>`}
-    <ul class="tools">
+    <nav aria-label=${t("sidebar.tools")}><ul class="tools">
       <${ToolLink} views=${["runs", "run"]} icon="✔" label=${t("runs.title")} open=${openRuns} />
-      <${ToolLink} views=${["boards", "board"]} icon="▦" label=${t("boards.title")} open=${openBoards} /></ul>
+      <${ToolLink} views=${["boards", "board"]} icon="▦" label=${t("boards.title")} open=${openBoards} /></ul></nav>
+    <nav aria-label=${t("sidebar.label")}>
     <${Section} title=${t("sidebar.channels")} channels=${all.filter((c) => c.type === "O" || c.type === "P")}
       action=${html`<span class="actions">
         <button class="icon" aria-label=${t("channel.browse")} title=${t("channel.browse")} onClick=${() => open({ kind: "browse" })}>☰</button>
@@ -51,5 +52,5 @@ export function Sidebar() {
     <${Section} title=${t("sidebar.direct")} channels=${all.filter((c) => c.type === "D" || c.type === "G")}
       action=${html`<span class="actions"><button class="icon" aria-label=${t("direct.new")} title=${t("direct.new")}
         onClick=${() => open({ kind: "direct" })}>+</button></span>`} />
-  </nav>`;
+  </nav></div>`;
 }
