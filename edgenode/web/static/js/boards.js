@@ -10,7 +10,7 @@ const fb = (method, path, body) => api(method, path, body, BASE);
 state.fb = { boards: null, templates: [], board: null, blocks: {}, viewId: null, cardId: null, said: "" };
 
 export async function openBoards() {
-  update((s) => { s.view = "boards"; s.threadId = null; s.navOpen = false; s.error = ""; });
+  update((s) => { s.view = "boards"; s.threadId = null; s.navOpen = false; s.error = ""; s.fb.boards = null; });
   await loadBoardsPage();
 }
 
@@ -25,8 +25,9 @@ export async function createFromTemplate(templateId) {
 }
 
 export async function openBoard(boardId, viewId) {
+  // built afresh each time: what another account saw in this tab is never shown meanwhile
   update((s) => { s.view = "board"; s.threadId = null; s.navOpen = false; s.error = ""; s.fb.cardId = null;
-    if (!s.fb.board || s.fb.board.id !== boardId) { s.fb.board = null; s.fb.blocks = {}; } });
+    s.fb.board = null; s.fb.blocks = {}; s.fb.said = ""; });
   await reloadBoard(boardId);
   const views = boardViews();
   const wanted = views.find((v) => v.id === viewId) || views.find((v) => v.id === state.fb.viewId) || views[0];

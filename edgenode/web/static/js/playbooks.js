@@ -10,7 +10,8 @@ const pb = (method, path, body) => api(method, path, body, BASE);
 state.pb = { playbooks: null, runs: null, run: null, updates: [] };
 
 export async function openRuns() {
-  update((s) => { s.view = "runs"; s.threadId = null; s.navOpen = false; s.error = ""; });
+  // what another account saw in this tab is never shown meanwhile
+  update((s) => { s.view = "runs"; s.threadId = null; s.navOpen = false; s.error = ""; s.pb.playbooks = null; s.pb.runs = null; });
   await loadRunsPage();
 }
 
@@ -109,12 +110,6 @@ export async function saveRetrospective(runId, text, publish) {
 export async function finishRun(runId) {
   await pb("PUT", `/runs/${runId}/finish`);
   await reloadRun(runId);
-}
-
-export async function runParticipants(run) {
-  // who an item may be assigned to: the run's participants (the plugin's list)
-  await loadUsers(run.participant_ids);
-  return run.participant_ids.map((id) => state.users[id]).filter(Boolean);
 }
 
 // a peer's change (or another tab's) arrives as the plugin's events on /api/v4/websocket
