@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "SCREENSHOTS", "axe_violations", "require_chromium", "shot"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "SCREENSHOTS", "axe_violations", "log_in", "require_chromium", "shot"]
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -42,3 +42,12 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [{"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def log_in(page: Any, username: str, password: str) -> None:
+    """Open the UI in `page` (a sync Playwright page) and log in through its form, up to the first channel shown."""
+    page.goto("/")
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#channel-title").wait_for()

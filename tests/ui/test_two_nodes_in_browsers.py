@@ -1,6 +1,7 @@
 """Two nodes synced over real loopback TCP, each serving the web UI over real HTTP, each in its own
 browser context of one headless Chromium: a message typed in browser A appears live in browser B, and
-A's mark beside it turns to "reached another node"."""
+A's mark beside it turns to "reached another node"; a card dragged to another column of a board in
+browser A moves in browser B."""
 
 from __future__ import annotations
 
@@ -34,6 +35,34 @@ async def _log_in(browser: Any, base_url: str) -> Any:
     await page.get_by_role("button", name="Log in").click()
     await page.get_by_role("heading", name="#Town Square").wait_for()
     return page
+
+
+FB = "/plugins/focalboard/api/v2"
+
+
+async def _a_card_moved_in_a_moves_in_b(a: Served, b: Served, token: str, team_id: str, page_a: Any, page_b: Any) -> None:
+    """A board made on A reaches B; a card dragged to another column in browser A moves in browser B."""
+    xhr = {"X-Requested-With": "XMLHttpRequest", "Authorization": f"Bearer {token}"}
+    made = await a.http.post(f"{FB}/boards/btemplateprojecttasks00000000/duplicate",
+                             params={"asTemplate": "false", "toTeam": team_id}, headers=xhr)
+    assert made.status_code == 200, made.text
+    board_id = made.json()["boards"][0]["id"]
+
+    async def b_has_the_cards() -> bool:
+        b_token = await b.login("admin")
+        blocks = await b.http.get(f"{FB}/boards/{board_id}/blocks",
+                                  headers={"X-Requested-With": "XMLHttpRequest", "Authorization": f"Bearer {b_token}"})
+        return blocks.status_code == 200 and sum(1 for x in blocks.json() if x["type"] == "card") == 3
+    await until(b_has_the_cards, timeout=30)
+    for page in (page_a, page_b):
+        await page.get_by_role("link", name="Boards", exact=True).click()
+        await page.get_by_role("link", name="Project tasks").click()
+        await page.get_by_role("button", name="Review with the team").wait_for()
+    blocked = page_a.locator(".kanban .column").filter(has=page_a.get_by_role("heading", name="Blocked"))
+    await page_a.get_by_role("button", name="Review with the team").drag_to(blocked.get_by_role("heading"))
+    column_b = page_b.locator(".kanban .column").filter(has=page_b.get_by_role("heading", name="Blocked 1"))
+    await column_b.get_by_role("button", name="Review with the team").wait_for(timeout=30000)
+    await shot(page_b, "19-two-nodes-board-in-browser-b")
 
 
 async def test_a_message_typed_in_browser_a_appears_in_browser_b(tmp_path: Path) -> None:
@@ -73,5 +102,6 @@ async def test_a_message_typed_in_browser_a_appears_in_browser_b(tmp_path: Path)
                 await mark.wait_for()
                 await shot(page_a, "13-two-nodes-browser-a")
                 await shot(page_b, "14-two-nodes-browser-b")
+                await _a_card_moved_in_a_moves_in_b(a, b, token, team.json()["id"], page_a, page_b)
             finally:
                 await browser.close()

@@ -1,6 +1,6 @@
 // The PWA's service worker: keeps the app shell (HTML, scripts, styles) so the page opens while the
 // node is briefly restarting; the API is never cached (it is always the node's live answer).
-const CACHE = "edgenode-shell-v2";
+const CACHE = "edgenode-shell-v3";
 const SHELL = [
   "/", "/manifest.webmanifest", "/static/app.css", "/static/icon.svg",
   "/static/js/main.js", "/static/js/app.js", "/static/js/actions.js", "/static/js/api.js", "/static/js/store.js",
@@ -10,6 +10,8 @@ const SHELL = [
   "/static/js/views/post.js", "/static/js/views/composer.js", "/static/js/views/thread.js",
   "/static/js/views/search.js", "/static/js/views/network.js", "/static/js/views/console.js",
   "/static/js/views/settings.js", "/static/js/views/dialogs.js",
+  "/static/js/playbooks.js", "/static/js/boards.js", "/static/js/views/runs.js", "/static/js/views/boards.js",
+  "/static/js/views/card.js",
   "/static/vendor/preact.js", "/static/vendor/preact-hooks.js", "/static/vendor/htm.js",
   "/static/vendor/markdown-it.js", "/static/vendor/purify.js", "/static/vendor/highlight/core.js",
   "/static/vendor/highlight/github.css",

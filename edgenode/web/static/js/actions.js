@@ -400,8 +400,16 @@ async function catchUp() {
   }
 }
 
+const socketListeners = new Set();
+
+export function onSocketEvent(listener) {
+  // the other screens' live updates (playbooks, boards): each listener sees every event
+  socketListeners.add(listener);
+}
+
 async function handleEvent(message) {
   const data = message.data || {};
+  for (const listener of socketListeners) { try { listener(message); } catch { /* one screen's fault stays its own */ } }
   switch (message.event) {
     case "posted": {
       const p = JSON.parse(data.post);

@@ -3,7 +3,7 @@
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.message) || `HTTP ${status}`);
+    super((body && (body.message || body.error)) || `HTTP ${status}`);
     this.status = status;
     this.id = (body && body.id) || "";
   }
@@ -24,7 +24,7 @@ export function watchConnection(offline, unauthorized) {
   onUnauthorized = unauthorized;
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, base = "/api/v4") {
   const headers = { "X-Requested-With": "XMLHttpRequest" };
   if (method !== "GET") {
     const csrf = cookie("MMCSRF");
@@ -38,7 +38,7 @@ export async function api(method, path, body) {
   }
   let response;
   try {
-    response = await fetch(`/api/v4${path}`, { method, headers, body: payload, credentials: "same-origin" });
+    response = await fetch(`${base}${path}`, { method, headers, body: payload, credentials: "same-origin" });
   } catch (error) {
     onOffline(true);
     throw new ApiError(0, { message: "The node cannot be reached.", id: "offline" });

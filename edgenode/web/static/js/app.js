@@ -13,6 +13,8 @@ import { Network } from "./views/network.js";
 import { Console } from "./views/console.js";
 import { Settings } from "./views/settings.js";
 import { Dialog } from "./views/dialogs.js";
+import { Runs, RunView } from "./views/runs.js";
+import { Boards, BoardView } from "./views/boards.js";
 
 function useState_() {
   const [, force] = useState(0);
@@ -65,6 +67,10 @@ function Page() {
     case "network": return html`<${Network} />`;
     case "console": return html`<${Console} />`;
     case "settings": return html`<${Settings} />`;
+    case "runs": return html`<${Runs} />`;
+    case "run": return html`<${RunView} />`;
+    case "boards": return html`<${Boards} />`;
+    case "board": return html`<${BoardView} />`;
     default: return html`<${ChannelView} />`;
   }
 }

@@ -3,6 +3,15 @@ import { html } from "../html.js";
 import { state, update, channelName, unread, sidebarOrder } from "../store.js";
 import { t } from "../i18n.js";
 import { openChannel, openTeam, guarded } from "../actions.js";
+import { openRuns } from "../playbooks.js";
+import { openBoards } from "../boards.js";
+
+function ToolLink({ views, icon, label, open }) {
+  const current = views.includes(state.view);
+  return html`<li><a href="#" class=${`channel${current ? " current" : ""}`} aria-current=${current ? "page" : undefined}
+    onClick=${(e) => { e.preventDefault(); guarded(open); }}><span class="icon" aria-hidden="true">${icon}</span>
+    <span class="name">${label}</span></a></li>`;
+}
 
 function ChannelLink({ channel }) {
   const { count, mentions } = unread(channel.id);
@@ -26,12 +35,16 @@ export function Sidebar() {
   const all = sidebarOrder();
   const open = (dialog) => update((s) => { s.dialog = dialog; });
   const team = state.teams.find((x) => x.id === state.teamId);
-  return html`<nav class="sidebar" aria-label=${t("sidebar.label")}>
+  return html`<div class="sidebar">
     ${state.teams.length > 1
       ? html`<label class="team-pick">${t("sidebar.team")}<select value=${state.teamId}
           onChange=${(e) => guarded(() => openTeam(e.target.value))}>
           ${state.teams.map((x) => html`<option value=${x.id}>${x.display_name}</option>`)}</select></label>`
       : html`<p class="team-name">${team && team.display_name}</p>`}
+    <nav aria-label=${t("sidebar.tools")}><ul class="tools">
+      <${ToolLink} views=${["runs", "run"]} icon="✔" label=${t("runs.title")} open=${openRuns} />
+      <${ToolLink} views=${["boards", "board"]} icon="▦" label=${t("boards.title")} open=${openBoards} /></ul></nav>
+    <nav aria-label=${t("sidebar.label")}>
     <${Section} title=${t("sidebar.channels")} channels=${all.filter((c) => c.type === "O" || c.type === "P")}
       action=${html`<span class="actions">
         <button class="icon" aria-label=${t("channel.browse")} title=${t("channel.browse")} onClick=${() => open({ kind: "browse" })}>☰</button>
@@ -39,5 +52,5 @@ export function Sidebar() {
     <${Section} title=${t("sidebar.direct")} channels=${all.filter((c) => c.type === "D" || c.type === "G")}
       action=${html`<span class="actions"><button class="icon" aria-label=${t("direct.new")} title=${t("direct.new")}
         onClick=${() => open({ kind: "direct" })}>+</button></span>`} />
-  </nav>`;
+  </nav></div>`;
 }
