@@ -1,10 +1,10 @@
 """A chain of real parts, A -> USB -> B -> hub -> C: A's post and its attachment reach C, whom A never
-met, and a private channel reaches only the nodes that hold it and are entitled to it.
+met, and each private channel reaches only the nodes of the chain entitled to it.
 
-A (the mesh's authority, support/bundle_mesh.py) never connects to anything: it writes a bundle for
-B. B imports it offline, then B and C run as `edgenode serve --hub` edges of a real `serve --role
-hub` process; C never talks to A or B directly. What each node holds is read from its store file
-(read-only SQLite beside the running writer); what C serves, through C's API as alice.
+A (the mesh's authority, support/bundle_mesh.py) never connects to anything: it trades bundle files
+with B. B imports them offline, then B and C run as `edgenode serve --hub` edges of a real `serve
+--role hub` process; C never talks to A or B directly. What each node holds is read from its store
+file (read-only SQLite beside the running writer); what C serves, through C's API as alice.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.bundle_mesh import bundle_mesh, cli_run
+from support.bundle_mesh import BundleMesh, bundle_mesh, cli_run, login_on
 from support.members_world import PASSWORD, serve
 from support.server_process import edgenode_server, free_port
 
@@ -55,35 +55,56 @@ def _holds_blob(data_dir: Path, content_hash: str) -> bool:
     return (data_dir / "files" / content_hash[:2] / content_hash[2:]).is_file()
 
 
-async def _post_with_file(data_dir: Path, channel: str, message: str, file_id: str) -> str:
-    """alice posts `message` on the node of `data_dir` with her uploaded file `file_id` attached."""
-    async with open_node(data_dir) as node, serve(node) as world:
-        await world.login("alice")
-        made = await world.ok("POST", "/api/v4/posts", "alice", status=201,
-                              json={"channel_id": channel, "message": message, "file_ids": [file_id]})
-        return str(made["id"])
+async def _write_on_a(world: BundleMesh) -> dict[str, str]:
+    """On A: alice's post with her uploaded file attached, and two private channels of bob's, "crew"
+    (alice is a member) and "bobs" (bob alone), a post in each. Returns the three posts' ids."""
+    async with open_node(world.dir("a")) as node, serve(node) as a:
+        for name in ("alice", "bob"):
+            await a.login(name)
+        made = await a.ok("POST", "/api/v4/posts", "alice", status=201, json={
+            "channel_id": world.ids["town_square"], "message": "the survey map",
+            "file_ids": [world.files["public_file"][0]]})
+        a.team = world.ids["team"]
+        crew = await a.channel("crew", "P", by="bob")
+        await a.ok("POST", f"/api/v4/channels/{crew}/members", "bob", status=201, json={"user_id": world.ids["alice"]})
+        bobs = await a.channel("bobs", "P", by="bob")
+        world.ids.update(crew=crew, bobs=bobs)
+        return {"with_file": str(made["id"]), "crew": await a.post(crew, "for the crew", by="bob"),
+                "bobs": await a.post(bobs, "for bob alone", by="bob")}
 
 
-def test_a_chain_a_usb_b_hub_c_delivers_as_post_and_attachment_to_c_and_the_private_channel_to_none_of_them(
+def _stick(tmp_path: Path, source: Path, target: Path, *recipient: str) -> None:
+    """`source` exports a bundle (for `recipient`, if given), `target` imports it."""
+    stick = tmp_path / f"{source.name}-to-{target.name}.bundle"
+    exported = cli_run("bundle", "export", "--data", source, *recipient, "--out", stick)
+    assert exported.exit_code == 0, exported.output
+    imported = cli_run("bundle", "import", "--data", target, stick)
+    assert imported.exit_code == 0, imported.output
+
+
+def _node_id(data_dir: Path) -> str:
+    return node_display_id(load_or_create_identity(data_dir).public_key)
+
+
+def test_a_chain_a_usb_b_hub_c_delivers_as_post_and_attachment_to_c_and_private_channels_only_where_entitled(
         tmp_path: Path) -> None:
-    world = bundle_mesh(tmp_path)  # A: alice's public post and file, her private channel "secret" and its file
+    world = bundle_mesh(tmp_path)  # A: alice's uploaded file, her private channel "secret" with a post and file
     a, b, hub, c = world.dir("a"), world.dir("b"), world.dir("hub"), world.dir("c")
     authority = require_mesh(a)
     join_mesh(hub, create_invite(authority, hub=True)[0])
     join_mesh(c, create_invite(authority)[0])
     public_file, public_hash = world.files["public_file"]
     secret_file, secret_hash = world.files["secret_file"]
-    secret_scope = f"channel:{world.ids['secret']}"
-    with_file = asyncio.run(_post_with_file(a, world.ids["town_square"], "the survey map", public_file))
+    posts = asyncio.run(_write_on_a(world)) | {"secret": world.posts["secret"]}
 
-    # A -> USB -> B: a bundle sealed to B carries what B may read; B hosts no member of "secret"
-    stick = tmp_path / "a-for-b.bundle"
-    b_id = node_display_id(load_or_create_identity(b).public_key)
-    exported = cli_run("bundle", "export", "--data", a, "--for", b_id, "--out", stick)
-    assert exported.exit_code == 0, exported.output
-    imported = cli_run("bundle", "import", "--data", b, stick)
-    assert imported.exit_code == 0, imported.output
-    assert _holds(b, with_file) and _holds_blob(b, public_hash)
+    # A -> USB -> B, three sticks: the public data; bob logs in on B and B's stick back tells A that
+    # B hosts him; then A's stick for B carries what B lacks and may read: bob's channels, not alice's
+    _stick(tmp_path, a, b)
+    asyncio.run(login_on(b, "bob"))
+    _stick(tmp_path, b, a, "--for", _node_id(a))
+    _stick(tmp_path, a, b, "--for", _node_id(b))
+    assert all(_holds(b, posts[p]) for p in ("with_file", "crew", "bobs")) and _holds_blob(b, public_hash)
+    assert not _holds(b, posts["secret"]) and not _holds_blob(b, secret_hash)
 
     sync_port = free_port()
     hub_args = ("--role", "hub", "--sync-host", "127.0.0.1", "--sync-port", str(sync_port))
@@ -92,31 +113,32 @@ def test_a_chain_a_usb_b_hub_c_delivers_as_post_and_attachment_to_c_and_the_priv
             edgenode_server(b, admin=None, extra_args=edge_args), \
             edgenode_server(c, admin=None, extra_args=edge_args) as served_c:
         # B -> hub -> C: the post arrives with the directory, then C asks the hub for the file's bytes
-        _until(lambda: _holds(c, with_file), "A's post on C")
+        _until(lambda: _holds(c, posts["with_file"]), "A's post on C")
         _until(lambda: _holds_blob(c, public_hash), "the attachment's bytes on C")
+        _until(lambda: _holds(hub, posts["crew"]) and _holds(hub, posts["bobs"]), "bob's channels on the hub")
+        assert not _holds(c, posts["crew"])  # C hosts no member of crew yet
 
         with served_c.client() as http:  # alice logs in on C (never on B): C now hosts her
             login = http.post("/api/v4/users/login", json={"login_id": "alice", "password": PASSWORD})
             assert login.status_code == 200, login.text
+        # the hub learns that C hosts alice and sends C the whole history of crew, her channel
+        _until(lambda: _holds(c, posts["crew"]), "crew's post on C, once alice logged in there")
         with served_c.client(login.headers["Token"]) as http:
-            post = http.get(f"/api/v4/posts/{with_file}")
+            post = http.get(f"/api/v4/posts/{posts['with_file']}")
             assert post.status_code == 200, post.text
             assert (post.json()["message"], post.json()["file_ids"]) == ("the survey map", [public_file])
             download = http.get(f"/api/v4/files/{public_file}")
             assert download.status_code == 200, download.text
             assert hashlib.sha256(download.content).hexdigest() == public_hash
-
-            # need-to-know: "secret" was never in B's bundle, since B hosts none of its members, so
-            # no node after B in the chain can hold it, even C, which hosts alice now. It reaches
-            # C when a node holding it syncs with C (or with the hub), or on a stick A writes for C.
-            c_key = load_or_create_identity(c).public_key.hex()
-            hosting = "SELECT count(*) FROM user_nodes WHERE user_id = ? AND node = ?"
-            for node in (hub, b):  # C's claim to host alice travelled back through the hub
-                _until(lambda node=node: _count(node, hosting, world.ids["alice"], c_key) == 1,
-                       f"C hosting alice, on {node.name}")
-            assert http.get(f"/api/v4/posts/{world.posts['secret']}").status_code == 404  # C never heard of it
+            assert http.get(f"/api/v4/posts/{posts['crew']}").json()["message"] == "for the crew"
+            # bobs: the hub holds it, but C hosts none of its members. secret: never on B's sticks (B
+            # hosts none of its members), so nowhere after B in the chain, though C hosts alice now;
+            # it reaches C when a node holding it (A) meets C or the hub, or on a stick A writes for C
+            for absent in ("bobs", "secret"):
+                assert http.get(f"/api/v4/posts/{posts[absent]}").status_code == 404, absent
             assert http.get(f"/api/v4/files/{secret_file}").status_code == 404
-        for node in (b, hub, c):
-            assert _count(node, "SELECT count(*) FROM feeds WHERE scope = ?", secret_scope) == 0, node.name
-            assert _count(node, "SELECT count(*) FROM channels WHERE id = ?", world.ids["secret"]) == 0, node.name
-            assert not _holds(node, world.posts["secret"]) and not _holds_blob(node, secret_hash), node.name
+        for node, channel, held in ((hub, "bobs", 1), (c, "bobs", 0), (b, "secret", 0), (hub, "secret", 0),
+                                    (c, "secret", 0)):
+            feed = _count(node, "SELECT count(*) FROM feeds WHERE scope = ?", f"channel:{world.ids[channel]}")
+            assert (feed > 0, _holds(node, posts[channel])) == (bool(held), bool(held)), (node.name, channel)
+        assert not any(_holds_blob(node, secret_hash) for node in (b, hub, c))
