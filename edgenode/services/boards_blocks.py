@@ -28,6 +28,7 @@ from .boards_json import (
     check_value,
     loads,
 )
+from .boards_loaded import LoadedBoards
 from .boards_model import (
     BLOCK_KIND,
     BOARD_KIND,
@@ -44,7 +45,6 @@ from .boards_model import (
 from .boards_queries import BoardReader, view_card_order
 from .context import Context
 from .errors import BadRequest, Forbidden, NotFound
-from .read_cache import ReadCache
 from .users import Session
 
 __all__ = ["BlockService", "CONTENT_KINDS"]
@@ -63,9 +63,8 @@ class BlockService:
         self.events = events
         self.reader = BoardReader(ctx.store)
         self._rng = rng or random.Random()
-        # a whole board's blocks as sent, until a commit touches any board's content: loading a board
-        # of thousands of cards is the boards UI's hot read, and the same for every member
-        self._loaded: ReadCache[str, bytes] = ReadCache(ctx.store, CONTENT_KINDS, max_entries=MAX_LOADED_BOARDS)
+        # whole boards as sent, refreshed per block a commit touched (see boards_loaded)
+        self._loaded = LoadedBoards(ctx.store, self.reader, max_boards=MAX_LOADED_BOARDS)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -79,7 +78,7 @@ class BlockService:
         """GET /boards/{id}/blocks without filters, as JSON bytes (kept until the board changes)."""
         await self._access.require(board_id, session, Role.VIEWER, "board")
 
-        return await self._loaded.get(board_id, lambda: self.reader.blocks_json(board_id))
+        return await self._loaded.blocks_json(board_id)
 
     async def state(self, board: sqlite3.Row | Mapping[str, Any]) -> BoardState:
         board_id = board["id"]
