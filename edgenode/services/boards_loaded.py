@@ -126,6 +126,11 @@ class LoadedBoards:
                     raise
             return board.answer
 
+    def orders(self, board_id: str) -> dict[str, str]:
+        """view id -> its card order (JSON text) in the board's last answer."""
+        board = self._boards.get(board_id)
+        return dict(board.orders) if board is not None else {}
+
     async def _refresh(self, board_id: str, board: _Board, marks: _Marks) -> None:
         reader, fetchall = self._reader, self._store.fetchall
         if marks.everything:
