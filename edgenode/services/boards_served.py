@@ -27,10 +27,12 @@ from .boards_model import one_moved
 
 __all__ = ["ServedOrders", "rebase"]
 
-PER_VIEW = 16
-"""Orders kept per view: about as many as clients moving cards in one view at once. Ids are interned,
-so an order costs a pointer per card (16 views of 16 orders of 5,000 cards: about 10 MB)."""
-MAX_VIEWS = 16
+PER_VIEW = 64
+"""Orders kept per view: a client's read and its move, for a few dozen clients moving cards in one view
+at once (16 in bench/bench_boards.py: with fewer kept, a client's base was often dropped before its
+move came). Ids are interned, so an order costs a pointer per card (8 views of 64 orders of 5,000
+cards: about 20 MB). A patch explained by none of them compares with each: about 1 ms apiece."""
+MAX_VIEWS = 8
 
 
 def rebase(base: Sequence[str], wanted: Sequence[str], current: Sequence[str]) -> list[str] | None:
@@ -69,8 +71,9 @@ class ServedOrders:
             while len(self._views) > self._max_views:
                 self._views.popitem(last=False)
         self._views.move_to_end(view_id)
-        if not kept or kept[-1] is not order:
-            kept.append(order if isinstance(order, str) else [sys.intern(c) for c in order])
+        if kept and (kept[-1] is order or kept[-1] == order):  # a read of what was just sent, or again
+            return
+        kept.append(order if isinstance(order, str) else [sys.intern(c) for c in order])
 
     def desired(self, view_id: str, wanted: Sequence[str], current: Sequence[str]) -> list[str]:
         """The order to write for a client that sent `wanted`: its move applied to `current` if an order
