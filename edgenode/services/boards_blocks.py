@@ -28,6 +28,7 @@ from .boards_json import (
     check_value,
     loads,
 )
+from .boards_loaded import LoadedBoards
 from .boards_model import (
     BLOCK_KIND,
     BOARD_KIND,
@@ -42,9 +43,9 @@ from .boards_model import (
     value_id,
 )
 from .boards_queries import BoardReader, view_card_order
+from .boards_served import ServedOrders
 from .context import Context
 from .errors import BadRequest, Forbidden, NotFound
-from .read_cache import ReadCache
 from .users import Session
 
 __all__ = ["BlockService", "CONTENT_KINDS"]
@@ -63,23 +64,34 @@ class BlockService:
         self.events = events
         self.reader = BoardReader(ctx.store)
         self._rng = rng or random.Random()
-        # a whole board's blocks as sent, until a commit touches any board's content: loading a board
-        # of thousands of cards is the boards UI's hot read, and the same for every member
-        self._loaded: ReadCache[str, bytes] = ReadCache(ctx.store, CONTENT_KINDS, max_entries=MAX_LOADED_BOARDS)
+        # whole boards as sent, refreshed per block a commit touched (see boards_loaded)
+        self._loaded = LoadedBoards(ctx.store, self.reader, max_boards=MAX_LOADED_BOARDS)
+        # the card orders clients were given, to read their cardOrder patches as moves (see boards_served)
+        self.served = ServedOrders()
 
     # -- reads --------------------------------------------------------------------------------
 
     async def get_blocks(self, board_id: str, session: Session, *, parent_id: str | None = None,
                    type_: str | None = None, block_id: str | None = None) -> list[dict[str, Any]]:
         await self._access.require(board_id, session, Role.VIEWER, "board")
-        return await self.reader.blocks(board_id, parent_id=parent_id or None, type_=type_ or None,
-                                        block_id=block_id or None)
+        out = await self.reader.blocks(board_id, parent_id=parent_id or None, type_=type_ or None,
+                                       block_id=block_id or None)
+        self._remember_orders(out)
+        return out
+
+    def _remember_orders(self, blocks: Sequence[Mapping[str, Any]]) -> None:
+        for block in blocks:
+            if block["type"] == "view":
+                self.served.remember(block["id"], block["fields"]["cardOrder"])
 
     async def all_blocks_json(self, board_id: str, session: Session) -> bytes:
         """GET /boards/{id}/blocks without filters, as JSON bytes (kept until the board changes)."""
         await self._access.require(board_id, session, Role.VIEWER, "board")
 
-        return await self._loaded.get(board_id, lambda: self.reader.blocks_json(board_id))
+        answer = await self._loaded.blocks_json(board_id)
+        for view_id, order in self._loaded.orders(board_id).items():
+            self.served.remember(view_id, order)
+        return answer
 
     async def state(self, board: sqlite3.Row | Mapping[str, Any]) -> BoardState:
         board_id = board["id"]
@@ -147,7 +159,9 @@ class BlockService:
         if ops:
             board = await self._access.board(board_id)
             await self._ctx.store.write(board_scope(board_id), ops)
-            await self.events.blocks_changed(board, await self.reader.some_blocks(board_id, [str(b) for b in block_ids]))
+            changed = await self.reader.some_blocks(board_id, [str(b) for b in block_ids])
+            self._remember_orders(changed)  # what the websocket event tells every client
+            await self.events.blocks_changed(board, changed)
 
     async def patch_ops(self, board_id: str, block_ids: Sequence[object], patches: Sequence[object],
                         session: Session) -> list[Op]:
@@ -211,7 +225,12 @@ class BlockService:
             fields.update(_changed(row, columns, types))
             if "cardOrder" in updated:
                 current = await view_card_order(self._ctx.store, board["id"], block_id)
-                extra += move_ops(block_id, moves(current, flat_ids(updated["cardOrder"]), self._rng))
+                wanted = flat_ids(updated["cardOrder"])
+                ids = [card for card, _ in current]
+                desired = self.served.desired(block_id, wanted, ids)
+                live = set(ids)  # the client's order from now on (its next move or its undo starts there)
+                self.served.remember(block_id, [c for c in dict.fromkeys(wanted) if c in live])
+                extra += move_ops(block_id, moves(current, desired, self._rng))
         else:
             merged = {**loads(row["fields"], {}), **updated}
             for name in deleted:

@@ -21,7 +21,8 @@ from crdt.fractional import DIGITS
 
 __all__ = [
     "BOARD_KIND", "CARD_KIND", "VALUE_KIND", "VIEW_KIND", "POSITION_KIND", "BLOCK_KIND", "MEMBER_KIND",
-    "board_scope", "value_id", "position_id", "position_range", "member_id", "Placed", "append_keys", "card_order", "moves", "move_ops",
+    "board_scope", "value_id", "position_id", "position_range", "member_id", "Placed", "append_keys", "card_order",
+    "moves", "move_ops", "one_moved",
 ]
 
 BOARD_KIND = "board"
@@ -121,7 +122,7 @@ def _stable(current_index: Sequence[int]) -> set[int]:
     return out
 
 
-def _one_moved(current: Sequence[str], wanted: Sequence[str]) -> int | None:
+def one_moved(current: Sequence[str], wanted: Sequence[str]) -> int | None:
     """The position in `wanted` of the one card whose move turns `current` into `wanted`, if that is all."""
     if len(current) != len(wanted):
         return None
@@ -144,7 +145,7 @@ def moves(current: Sequence[tuple[str, str]], desired: Sequence[str], rng: rando
     """
     keys = dict(current)
     wanted = [card_id for card_id in dict.fromkeys(desired) if card_id in keys]
-    moved = _one_moved([card_id for card_id, _ in current], wanted)
+    moved = one_moved([card_id for card_id, _ in current], wanted)
     if moved is not None:  # the common case, a drag of one card: no need for the longest run
         stable = set(range(len(wanted))) - {moved}
     else:

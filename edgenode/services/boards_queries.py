@@ -29,33 +29,43 @@ async def view_card_order(store: Any, board_id: str, view_id: str) -> list[tuple
     return card_order(cards, await view_positions(store, view_id))
 
 
-_CARDS_JSON = """
+_CARD_ROWS = """
 WITH vals AS (
-  SELECT v.card_id, json_group_object(v.property_id, json(v.value)) AS props FROM card_values v
-  JOIN cards c ON c.id = v.card_id WHERE c.board_id = :board AND v.value IS NOT NULL AND v.value != 'null'
-  GROUP BY v.card_id),
+  SELECT card_id, json_group_object(property_id, json(value)) AS props FROM (
+    SELECT v.card_id, v.property_id, v.value FROM card_values v
+    JOIN cards c ON c.id = v.card_id WHERE c.board_id = :board AND v.value IS NOT NULL AND v.value != 'null' {values}
+    ORDER BY v.card_id, v.property_id)
+  GROUP BY card_id),
 content AS (
   SELECT parent_id, json_group_array(id) AS ids FROM (
     SELECT parent_id, id FROM blocks WHERE board_id = :board AND _deleted = 0 AND coalesce(delete_at, 0) = 0
-    AND type != 'comment' ORDER BY parent_id, position, id)
+    AND type != 'comment' {content} ORDER BY parent_id, position, id)
   GROUP BY parent_id)
-SELECT '[' || coalesce(group_concat(card, ','), '') || ']' FROM (
-  SELECT json_object(
+SELECT c.id, c.position, json_object(
     'id', c.id, 'parentId', c.board_id, 'boardId', c.board_id, 'createdBy', coalesce(c.created_by, ''),
     'modifiedBy', coalesce(c.modified_by, ''), 'schema', 1, 'type', 'card', 'title', coalesce(c.title, ''),
     'fields', json_object(
       'contentOrder', json(coalesce(content.ids, '[]')),
       'icon', coalesce(c.icon, ''),
       'isTemplate', json(CASE WHEN c.is_template THEN 'true' ELSE 'false' END),
-      'properties', json(coalesce(vals.props, '{}'))),
+      'properties', json(coalesce(vals.props, '{{}}'))),
     'createAt', coalesce(c.create_at, 0), 'updateAt', coalesce(c.update_at, 0),
     'deleteAt', coalesce(c.delete_at, 0)) AS card
   FROM cards c LEFT JOIN vals ON vals.card_id = c.id LEFT JOIN content ON content.parent_id = c.id
-  WHERE c.board_id = :board AND c._deleted = 0 AND coalesce(c.delete_at, 0) = 0 ORDER BY c.position, c.id)
+  WHERE c.board_id = :board AND c._deleted = 0 AND coalesce(c.delete_at, 0) = 0 {cards} ORDER BY c.position, c.id
 """
-"""Every live card as a `card` block, built by SQLite's JSON functions (joined as text, in order, so the
-cards are not parsed again): for a board of thousands of cards several times faster than building
-and serialising the same objects in Python."""
+"""Live cards as (id, position, `card` block JSON), built by SQLite's JSON functions: for a board of
+thousands of cards several times faster than building and serialising the same objects in Python.
+Property values are grouped in (card, property) order, so a card's JSON text is the same whether it is
+built alone or with the whole board (the kept fragments of boards_loaded rely on that)."""
+
+_SOME = "IN (SELECT value FROM json_each(:ids))"
+_CARDS_JSON = ("SELECT '[' || coalesce(group_concat(card, ','), '') || ']' FROM ("
+               + _CARD_ROWS.format(values="", content="", cards="") + ")")
+"""Every live card as a `card` block, joined as text in order (so the cards are not parsed again)."""
+_SOME_CARD_ROWS = _CARD_ROWS.format(values=f"AND v.card_id {_SOME}", content=f"AND parent_id {_SOME}",
+                                    cards=f"AND c.id {_SOME}")
+_ALL_CARD_ROWS = _CARD_ROWS.format(values="", content="", cards="")
 
 _VIEW_ORDER_JSON = """
 SELECT '[' || coalesce(group_concat(json_quote(id), ','), '') || ']' FROM (
@@ -188,20 +198,38 @@ class BoardReader:
             out += [content_block_json(row) for row in rows]
         return out
 
+    async def card_fragments(self, board_id: str, ids: Sequence[str] | None = None,
+                             ) -> list[tuple[str, str | None, str]]:
+        """(card id, position, `card` block JSON) of the board's live cards (among `ids` if given)."""
+        if ids is None:
+            rows = await self._store.fetchall(_ALL_CARD_ROWS, {"board": board_id})
+        else:
+            rows = await self._store.fetchall(_SOME_CARD_ROWS, {"board": board_id, "ids": json.dumps(list(ids))})
+        return [(row[0], row[1], row[2]) for row in rows]
+
     async def view_order_json(self, board_id: str, view_id: str) -> str:
         row = await self._store.fetchone(_VIEW_ORDER_JSON, {"board": board_id, "view": view_id})
         return row[0] if row is not None and row[0] else "[]"
+
+    @staticmethod
+    def view_json(view: sqlite3.Row, order_json: str) -> str:
+        """A view block as JSON text, its cardOrder given as JSON text (see view_order_json)."""
+        marker = "\u0000order\u0000"
+        text = json.dumps(view_block_json(view, [marker]), ensure_ascii=False, separators=(",", ":"))
+        return text.replace(json.dumps([marker]), order_json, 1)
+
+    async def content_json(self, board_id: str) -> str:
+        """The live content blocks, as the inside of a JSON list (no brackets)."""
+        content = [content_block_json(r) for r in await self.content_rows(board_id)]
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"))[1:-1]
 
     async def blocks_json(self, board_id: str) -> bytes:
         """The unfiltered `blocks` as JSON text: the same blocks, in the same order."""
         row = await self._store.fetchone(_CARDS_JSON, {"board": board_id})
         parts = [(row[0] if row is not None and row[0] else "[]")[1:-1]]
-        marker = "\u0000order\u0000"
         for view in await self.view_rows(board_id):
-            text = json.dumps(view_block_json(view, [marker]), ensure_ascii=False, separators=(",", ":"))
-            parts.append(text.replace(json.dumps([marker]), await self.view_order_json(board_id, view["id"]), 1))
-        content = [content_block_json(r) for r in await self.content_rows(board_id)]
-        parts.append(json.dumps(content, ensure_ascii=False, separators=(",", ":"))[1:-1])
+            parts.append(self.view_json(view, await self.view_order_json(board_id, view["id"])))
+        parts.append(await self.content_json(board_id))
         return ("[" + ",".join(p for p in parts if p) + "]").encode()
 
     async def kinds(self, board_id: str, ids: Sequence[str]) -> dict[str, str]:

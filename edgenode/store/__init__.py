@@ -6,11 +6,11 @@ from .errors import (
 from .materialize import OpState
 from .retract import RetractResult
 from .schema import Column, CounterKind, EntityTable, Schema, SetTable
-from .store import ChangeListener, Store, wall_clock_ms
+from .store import ChangeListener, OpsListener, Store, wall_clock_ms
 from .writer import RemoteResult
 
 __all__ = [
-    "ChangeListener", "Column", "CounterKind", "EntityTable", "MissingDependencyError", "OpState", "RemoteResult",
-    "RetractError", "RetractResult", "Schema", "SchemaViolation", "SetTable", "Store", "StoreClosedError",
-    "StoreError", "StoreVersionError", "wall_clock_ms",
+    "ChangeListener", "Column", "CounterKind", "EntityTable", "MissingDependencyError", "OpState", "OpsListener",
+    "RemoteResult", "RetractError", "RetractResult", "Schema", "SchemaViolation", "SetTable", "Store",
+    "StoreClosedError", "StoreError", "StoreVersionError", "wall_clock_ms",
 ]

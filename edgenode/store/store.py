@@ -26,11 +26,12 @@ from .retract import RetractResult
 from .schema import Schema
 from .writer import RemoteResult, Writer
 
-__all__ = ["ChangeListener", "Precondition", "Store", "wall_clock_ms"]
+__all__ = ["ChangeListener", "OpsListener", "Precondition", "Store", "wall_clock_ms"]
 
 T = TypeVar("T")
 HeadsListener = Callable[[dict[FeedId, FeedHead]], None]
 ChangeListener = Callable[[frozenset[str] | None], None]
+OpsListener = Callable[[Sequence[Op] | None], None]
 """Told which kinds of entity and set (an op's `kind`) a commit may have changed; None: any table at all."""
 Precondition = Callable[[sqlite3.Connection], None]
 """Runs in the writer's transaction before a write; raises to refuse it."""
@@ -66,6 +67,7 @@ class Store:
         self._listeners: list[HeadsListener] = []
         self._retract_listeners: list[HeadsListener] = []
         self._change_listeners: list[ChangeListener] = []
+        self._ops_listeners: list[OpsListener] = []
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -129,8 +131,9 @@ class Store:
                 self._writer.local_state(check)
             return [self._writer.local(scope, ops) for scope, ops in batches]
 
-        kinds = frozenset(op.kind for _, ops in batches for op in ops)
-        sealed: list[list[SignedOp]] = await self._writer.submit(run, done=lambda: self._changed(kinds))
+        written = [op for _, ops in batches for op in ops]
+        kinds = frozenset(op.kind for op in written)
+        sealed: list[list[SignedOp]] = await self._writer.submit(run, done=lambda: self._changed(kinds, written))
         heads = {ops[-1].feed: FeedHead(ops[-1].seq, ops[-1].link()) for ops in sealed if ops}
         if heads:
             self._advanced(heads)
@@ -251,15 +254,27 @@ class Store:
         self._change_listeners.append(listener)
         return lambda: self._change_listeners.remove(listener) if listener in self._change_listeners else None
 
-    def _changed_any(self) -> None:
-        self._changed(None)
+    def subscribe_ops(self, listener: OpsListener) -> Callable[[], None]:
+        """Like subscribe_changes, but `listener` gets the ops this node wrote (None: anything may have
+        changed), called at the same moment; for caches that keep answers per entity and refresh only
+        the entities a commit touched. Returns the function that unsubscribes it."""
+        self._ops_listeners.append(listener)
+        return lambda: self._ops_listeners.remove(listener) if listener in self._ops_listeners else None
 
-    def _changed(self, kinds: frozenset[str] | None) -> None:
+    def _changed_any(self) -> None:
+        self._changed(None, None)
+
+    def _changed(self, kinds: frozenset[str] | None, ops: Sequence[Op] | None) -> None:
         for listener in list(self._change_listeners):
             try:
                 listener(kinds)
             except Exception:
                 _log.exception("a store change listener failed")
+        for ops_listener in list(self._ops_listeners):
+            try:
+                ops_listener(ops)
+            except Exception:
+                _log.exception("a store ops listener failed")
 
     def _advanced(self, heads: dict[FeedId, FeedHead]) -> None:
         self._notify(self._listeners, heads)
