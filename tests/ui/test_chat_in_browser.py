@@ -276,11 +276,20 @@ def test_a_bundle_is_exported_downloaded_and_imported_from_the_network_page(page
     shot(page, "07b-network-bundles")
     no_serious_violations(page, "network bundles")
 
+    garbage = b"not a bundle at all\n" * 200_000  # 4 MB: large enough for the upload to report progress
     importing.get_by_label("Bundle file").set_input_files(
-        {"name": "garbage.bundle", "mimeType": "application/octet-stream", "buffer": b"not a bundle at all" * 100})
+        {"name": "garbage.bundle", "mimeType": "application/octet-stream", "buffer": garbage})
+    page.evaluate("""() => {  // the progress bar's largest value while it is shown
+      window.uploaded = 0;
+      new MutationObserver(() => {
+        const bar = document.getElementById("bundle-progress");
+        if (bar) window.uploaded = Math.max(window.uploaded, Number(bar.value));
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    }""")
     importing.get_by_role("button", name="Import").click()
     importing.get_by_role("alert").filter(has_text="not an Edgenode bundle").wait_for()
     assert not result.is_visible()  # the old result is gone: only the error is shown
+    assert page.evaluate("window.uploaded") == len(garbage)  # the bar went to the whole file
 
 
 def test_a_mention_from_another_user_shows_a_badge_live_and_alt_down_opens_that_channel(
