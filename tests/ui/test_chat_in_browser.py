@@ -7,7 +7,10 @@ screens are saved under artifacts/screenshots/ and checked with axe-core.
 
 from __future__ import annotations
 
+import re
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,8 @@ from typing import Any
 import pytest
 from support.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations, require_chromium, shot
 from support.server_process import ADMIN_PASSWORD, ServerProcess, edgenode_server
+
+from sync.bundle_format import MAGIC
 
 pytestmark = pytest.mark.slow
 
@@ -246,6 +251,45 @@ def test_the_system_console_creates_a_user_and_shows_the_audit_log(page: Any) ->
     page.get_by_role("alert").filter(has_text="this node is not in a mesh").wait_for()
     shot(page, "07-system-console")
     no_serious_violations(page, "console")
+
+
+def test_a_bundle_is_exported_downloaded_and_imported_from_the_network_page(page: Any, node: ServerProcess) -> None:
+    open_menu(page, "Network")
+    exporting = page.get_by_role("form", name="Export a bundle")
+    exporting.get_by_role("button", name="Export").click()  # this node is in no mesh yet: it says so
+    exporting.get_by_role("alert").filter(has_text="in no mesh").wait_for()
+    subprocess.run([sys.executable, "-m", "edgenode", "mesh", "init", "--data", str(node.data_dir)],
+                   check=True, capture_output=True)  # the served node reads its mesh from the data folder
+    assert exporting.get_by_label("For").input_value() == ""  # "Public data only" is the default choice
+    with page.expect_download() as downloaded:
+        exporting.get_by_role("button", name="Export").click()
+    bundle = Path(downloaded.value.path())
+    assert bundle.read_bytes().startswith(MAGIC)
+    exporting.get_by_role("status").filter(has_text="Bundle exported").wait_for()
+
+    importing = page.get_by_role("form", name="Import a bundle")
+    importing.get_by_label("Bundle file").set_input_files(str(bundle))
+    importing.get_by_role("button", name="Import").press("Enter")  # keyboard-usable
+    result = importing.get_by_role("status").filter(has_text="Imported:")
+    result.wait_for()
+    assert re.search(r"Imported: [1-9]\d* ops, 0 new, [1-9]\d* already here", result.inner_text()), result.inner_text()
+    shot(page, "07b-network-bundles")
+    no_serious_violations(page, "network bundles")
+
+    garbage = b"not a bundle at all\n" * 200_000  # 4 MB: large enough for the upload to report progress
+    importing.get_by_label("Bundle file").set_input_files(
+        {"name": "garbage.bundle", "mimeType": "application/octet-stream", "buffer": garbage})
+    page.evaluate("""() => {  // the progress bar's largest value while it is shown
+      window.uploaded = 0;
+      new MutationObserver(() => {
+        const bar = document.getElementById("bundle-progress");
+        if (bar) window.uploaded = Math.max(window.uploaded, Number(bar.value));
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    }""")
+    importing.get_by_role("button", name="Import").click()
+    importing.get_by_role("alert").filter(has_text="not an Edgenode bundle").wait_for()
+    assert not result.is_visible()  # the old result is gone: only the error is shown
+    assert page.evaluate("window.uploaded") == len(garbage)  # the bar went to the whole file
 
 
 def test_a_mention_from_another_user_shows_a_badge_live_and_alt_down_opens_that_channel(

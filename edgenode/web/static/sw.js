@@ -11,7 +11,7 @@ const SHELL = [
   "/static/js/views/search.js", "/static/js/views/network.js", "/static/js/views/console.js",
   "/static/js/views/settings.js", "/static/js/views/dialogs.js",
   "/static/js/playbooks.js", "/static/js/boards.js", "/static/js/views/runs.js", "/static/js/views/boards.js",
-  "/static/js/views/card.js",
+  "/static/js/views/card.js", "/static/js/views/bundles.js",
   "/static/vendor/preact.js", "/static/vendor/preact-hooks.js", "/static/vendor/htm.js",
   "/static/vendor/markdown-it.js", "/static/vendor/purify.js", "/static/vendor/highlight/core.js",
   "/static/vendor/highlight/github.css",

@@ -5,6 +5,7 @@ import { html } from "../html.js";
 import { t } from "../i18n.js";
 import { get } from "../api.js";
 import { state } from "../store.js";
+import { BundlePanel } from "./bundles.js";
 
 function when(ms) {
   return ms ? new Date(ms).toLocaleString(state.lang) : t("network.never");
@@ -52,5 +53,6 @@ export function Network() {
     ${(status.revoked || []).length === 0 ? html`<p>${t("network.no_revoked")}</p>`
       : html`<ul>${status.revoked.map((r) => html`<li key=${r.node_key}><code>${r.node_key}</code>
           ${when(r.revoked_at)} ${r.reason}</li>`)}</ul>`}
+    <${BundlePanel} peers=${status.peers} />
   </section>`;
 }
