@@ -3,6 +3,8 @@ a thief could authenticate with, and tokens stored in the clear by an older vers
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,11 @@ async def test_tokens_an_older_version_stored_in_the_clear_are_hashed_and_keep_w
             (token_id, access_token, user_id)))
     assert session_token.encode() in raw_bytes(data)
 
+    # the upgrade itself, as it happens: a new edgenode process opens the folder (backup, then
+    # migrations) and stops; then this process checks the hashed tokens still work
+    upgrade = subprocess.run([sys.executable, "-m", "edgenode", "info", "--data", str(data)],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert upgrade.returncode == 0, upgrade.stderr
     async with open_node(data) as node:
         session = await node.services.users.session_for_token(session_token)
         assert session is not None and session.user_id == user_id
